@@ -1,0 +1,1 @@
+"""The ``anchorlab`` command line."""

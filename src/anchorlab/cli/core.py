@@ -1,0 +1,242 @@
+"""Core commands: ``task export``, ``train``, ``init-audit``."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from anchorlab.cli.main import UserError, cli
+from anchorlab.config import PRESET_HELP, RunConfig, preset, with_overrides
+from anchorlab.tasks import PRESETS as TASK_PRESETS
+from anchorlab.tasks import generate, task_preset
+
+stdout = Console(width=shutil.get_terminal_size((160, 24)).columns)
+
+
+def parse_assignment(text: str) -> tuple[str, object]:
+    """``name=value`` with the value read as JSON when it parses (numbers, lists, bools)."""
+    if "=" not in text:
+        raise UserError(f"expected NAME=VALUE, got {text!r} (e.g. --set train.lr=3e-4)")
+    name, raw = text.split("=", 1)
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError:
+        value = raw
+    return name.strip(), value
+
+
+def run_options(func):
+    """Options every command that builds a run shares."""
+    options = [
+        click.option(
+            "--preset",
+            "preset_name",
+            type=click.Choice(sorted(PRESET_HELP)),
+            default="cpu",
+            show_default=True,
+            help="Starting configuration. "
+            + "; ".join(f"{k}: {v}" for k, v in sorted(PRESET_HELP.items())),
+        ),
+        click.option("--gamma", type=float, help="Initialization rate gamma (> 0)."),
+        click.option("--depth", type=click.IntRange(min=1), help="Number of layers."),
+        click.option("--seed", type=click.IntRange(min=0), help="Run seed (init, data, order)."),
+        click.option("--device", help="cpu, cuda or cuda:N (default: the preset's)."),
+        click.option(
+            "--set",
+            "assignments",
+            multiple=True,
+            metavar="NAME=VALUE",
+            help="Any other setting by dotted path or short name, e.g. --set train.lr=3e-4 "
+            "--set model.norm_position=post. Repeatable.",
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def build_config(
+    preset_name: str, gamma=None, depth=None, seed=None, device=None, assignments=()
+) -> RunConfig:
+    overrides: dict[str, object] = dict(parse_assignment(a) for a in assignments)
+    for name, value in (("gamma", gamma), ("depth", depth), ("seed", seed)):
+        if value is not None:
+            overrides[name] = value
+    if device is not None:
+        overrides["train.device"] = device
+    return with_overrides(preset(preset_name), overrides)
+
+
+@cli.group()
+def task() -> None:
+    """The composite anchor-function task."""
+
+
+@task.command("export")
+@click.option(
+    "--variant",
+    type=click.Choice(sorted(TASK_PRESETS)),
+    default="standard",
+    show_default=True,
+    help="standard: (3,4) -> x-6, (4,3) held out; both-held-out: (3,4) and (4,3) held out.",
+)
+@click.option(
+    "--split",
+    type=click.Choice(["train", "test", "heldout"]),
+    required=True,
+    help="train / test (seen pairs, unseen key x position) / heldout (held-out pairs).",
+)
+@click.option(
+    "--n",
+    "n",
+    type=click.IntRange(min=1),
+    default=1000,
+    show_default=True,
+    help="Number of sequences.",
+)
+@click.option(
+    "--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Seed of the draw."
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="Output JSON-lines file.",
+)
+def task_export(variant: str, split: str, n: int, seed: int, out: Path) -> None:
+    """Write sequences of one split as JSON lines (tokens, key, pair, targets)."""
+    data = generate(task_preset(variant), split, n, seed)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with out.open("w") as handle:
+        for record in data.records():
+            handle.write(json.dumps(record) + "\n")
+    stdout.print(f"wrote {n} {split} sequences ({variant}) to {out}")
+
+
+@cli.command("train")
+@run_options
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Run directory to write (config, metrics, history, weights).",
+)
+@click.option(
+    "--checkpoint-every",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Also save weights every N steps (for analyses over training).",
+)
+def train_command(preset_name, gamma, depth, seed, device, assignments, out, checkpoint_every):
+    """Train one model on the anchor task and label its solution."""
+    from anchorlab.train.run import run_experiment
+
+    extra = tuple(assignments)
+    if checkpoint_every is not None:
+        extra += (f"train.checkpoint_every={checkpoint_every}",)
+    config = build_config(preset_name, gamma, depth, seed, device, extra)
+    _check_writable(out)
+
+    with Progress(
+        TextColumn("[bold]training"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("steps"),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    ) as progress:
+        bar = progress.add_task("train", total=config.train.steps)
+        metrics = run_experiment(
+            config, out, on_step=lambda step: progress.update(bar, completed=step)
+        )
+
+    table = Table(title=f"run {out}", show_header=False)
+    rows = [
+        ("preset", config.preset),
+        (
+            "gamma / depth / seed",
+            f"{config.init.init_rate:g} / {config.model.n_layers} / {config.seed}",
+        ),
+        ("seen-pair test accuracy", f"{metrics['seen_test_accuracy']:.4f}"),
+        ("held-out inferential accuracy", f"{metrics['inferential_accuracy']:.4f}"),
+        ("held-out symmetric accuracy", f"{metrics['symmetric_accuracy']:.4f}"),
+        ("time", f"{metrics['total_seconds']:.1f} s ({metrics['threads']} threads)"),
+    ]
+    for key, value in rows:
+        table.add_row(key, value)
+    stdout.print(table)
+    stdout.print(f"solution: {metrics['solution']}")
+
+
+@cli.command("init-audit")
+@run_options
+@click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON.")
+def init_audit(preset_name, gamma, depth, seed, device, assignments, as_json):
+    """Per-tensor audit of the initialization rate on a model the package builds."""
+    from anchorlab.init import audit_init_rate
+    from anchorlab.train.run import build_model
+
+    config = build_config(preset_name, gamma, depth, seed, device, assignments)
+    rows = audit_init_rate(build_model(config))
+    print_audit(rows, as_json, f"init rate {config.init.init_rate:g} ({config.preset} preset)")
+
+
+def print_audit(rows, as_json: bool, title: str) -> None:
+    if as_json:
+        stdout.print_json(json.dumps([row.__dict__ | {"ok": row.ok} for row in rows]))
+        return
+    table = Table(title=title)
+    for column in (
+        "tensor",
+        "shape",
+        "kind",
+        "fan-in",
+        "gamma",
+        "expected std",
+        "measured std",
+        "ok",
+        "note",
+    ):
+        table.add_column(column)
+    for row in rows:
+        expected = (
+            f"{row.expected_std:.4g}"
+            if row.expected_std is not None
+            else f"= {row.expected_value:g}"
+            if row.expected_value is not None
+            else ""
+        )
+        table.add_row(
+            row.name,
+            "x".join(map(str, row.shape)),
+            row.kind,
+            "" if row.fan_in is None else str(row.fan_in),
+            "" if row.init_rate is None else f"{row.init_rate:g}",
+            expected,
+            f"{row.measured_std:.4g}",
+            "yes" if row.ok else "NO",
+            row.note,
+        )
+    stdout.print(table)
+    bad = [row.name for row in rows if not row.ok]
+    stdout.print(
+        f"{len(rows) - len(bad)}/{len(rows)} tensors follow the rule"
+        + (f"; off: {', '.join(bad)}" if bad else "")
+    )
+
+
+def _check_writable(path: Path) -> None:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / ".write-test"
+        probe.touch()
+        probe.unlink()
+    except OSError as error:
+        raise UserError(f"cannot write to {path}: {error.strerror}; choose another --out") from None

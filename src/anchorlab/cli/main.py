@@ -1,0 +1,68 @@
+"""The ``anchorlab`` command line. Each command group lives in its own module and registers
+itself on ``cli``; this module owns error handling and logging."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import click
+from rich.console import Console
+from rich.logging import RichHandler
+
+from anchorlab import __version__
+
+console = Console(stderr=True, soft_wrap=True)
+
+
+class UserError(click.ClickException):
+    """A problem the user can fix; printed as one line, exit status 2."""
+
+    exit_code = 2
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="anchorlab")
+@click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors on stderr.")
+@click.option("-v", "--verbose", is_flag=True, help="Debug-level log lines.")
+def cli(quiet: bool, verbose: bool) -> None:
+    """Study whether transformers reason or memorize, and how the initialization rate
+    gamma decides it."""
+    level = logging.WARNING if quiet else logging.DEBUG if verbose else logging.INFO
+    logging.basicConfig(
+        level=level,
+        format="%(message)s",
+        datefmt="%H:%M:%S",
+        handlers=[RichHandler(console=console, show_path=False, markup=False)],
+        force=True,
+    )
+
+
+def main() -> None:
+    """Console-script entry: one-line errors with exit status 2, never a traceback for
+    input the user can fix."""
+    from anchorlab.cli import commands  # noqa: F401  (registers the commands)
+
+    known_errors = _user_error_types()
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        console.print("anchorlab: interrupted")
+        sys.exit(130)
+    except click.ClickException as error:
+        console.print(f"anchorlab: error: {error.format_message()}", markup=False)
+        sys.exit(2)
+    except known_errors as error:
+        console.print(f"anchorlab: error: {error}", markup=False)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        console.print("anchorlab: interrupted")
+        sys.exit(130)
+
+
+def _user_error_types() -> tuple[type[BaseException], ...]:
+    from anchorlab.config import ConfigError
+    from anchorlab.init import InitRateError
+    from anchorlab.tasks import TaskSpecError
+
+    return (ConfigError, InitRateError, TaskSpecError, FileNotFoundError, PermissionError)
