@@ -155,8 +155,12 @@ class AnchorTransformer(nn.Module):
         self.final_norm = nn.LayerNorm(config.d_model) if config.norm_position == "pre" else None
         self.readout = nn.Linear(config.d_model, config.vocab_size, bias=config.readout_bias)
 
-    def forward(self, tokens: torch.Tensor, cache: dict | None = None) -> torch.Tensor:
-        """Logits at the last position, (B, vocab). ``cache`` (a dict) receives activations."""
+    def forward(
+        self, tokens: torch.Tensor, cache: dict | None = None, all_positions: bool = False
+    ) -> torch.Tensor:
+        """Logits at the last position, (B, vocab); with ``all_positions``, logits at every
+        position, (B, T, vocab), for sequence-to-sequence losses. ``cache`` (a dict)
+        receives activations."""
         B, T = tokens.shape
         if T > self.config.seq_len:
             raise ValueError(f"sequence of {T} tokens exceeds seq_len={self.config.seq_len}")
@@ -169,13 +173,14 @@ class AnchorTransformer(nn.Module):
 
         last = len(self.blocks) - 1
         for index, block in enumerate(self.blocks):
-            last_only = cache is None and index == last
+            last_only = cache is None and index == last and not all_positions
             x = block(x, last_only=last_only, cache=cache, prefix=f"blocks.{index}")
 
-        x = x[:, -1]  # (B, C)
+        if not all_positions:
+            x = x[:, -1]  # (B, C)
         if self.final_norm is not None:
             x = self.final_norm(x)
-        return self.readout(x)  # (B, vocab)
+        return self.readout(x)  # (B, vocab) or (B, T, vocab)
 
     @torch.no_grad()
     def run_with_cache(self, tokens: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:

@@ -103,6 +103,13 @@ def evaluate(
 
 StepCallback = Callable[[int], None]
 CheckpointCallback = Callable[[int, nn.Module], None]
+LossFunction = Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]
+EvaluateFunction = Callable[[nn.Module, Mapping[str, EvalSet]], dict[str, float]]
+
+
+def last_position_loss(model: nn.Module, tokens: torch.Tensor, target: torch.Tensor):
+    """Cross-entropy of the last-position logits against one target token per sequence."""
+    return F.cross_entropy(model(tokens), target)
 
 
 @dataclass
@@ -122,8 +129,14 @@ def train(
     seed: int = 0,
     on_step: StepCallback | None = None,
     on_checkpoint: CheckpointCallback | None = None,
+    loss_fn: LossFunction = last_position_loss,
+    evaluate_fn: EvaluateFunction = evaluate,
 ) -> TrainResult:
-    """Train ``model`` in place to predict ``target`` from ``tokens`` (last position)."""
+    """Train ``model`` in place to predict ``target`` from ``tokens`` (last position).
+
+    ``loss_fn(model, tokens, target)`` and ``evaluate_fn(model, eval_sets)`` replace the
+    last-position loss and accuracy for other objectives (e.g. a loss over output tokens).
+    """
     device = torch.device(config.device)
     if device.type == "cuda" and not torch.cuda.is_available():
         raise RuntimeError("device 'cuda' asked for but torch sees no GPU: use --device cpu")
@@ -162,7 +175,7 @@ def train(
         lr = learning_rate(config, step - 1)
         for group in optimizer.param_groups:
             group["lr"] = lr
-        loss = F.cross_entropy(model(tokens[batch]), target[batch])
+        loss = loss_fn(model, tokens[batch], target[batch])
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if config.grad_clip > 0:
@@ -171,7 +184,7 @@ def train(
 
         if step % config.eval_every == 0 or step == config.steps:
             row = {"step": step, "lr": lr, "loss": loss.item()}
-            row.update(evaluate(model, eval_sets))
+            row.update(evaluate_fn(model, eval_sets))
             row["seconds"] = time.perf_counter() - started
             history.append(row)
             logger.debug("step %d: %s", step, row)
