@@ -212,6 +212,7 @@ AXIS_ALIASES = {
     "norm": "model.norm_position",
     "layernorm_gain": "init.layernorm_gain",
     "embedding_fan_in": "init.embedding_fan_in",
+    "arch": "model.arch",
 }
 
 
@@ -233,7 +234,11 @@ def resolve_path(name: str) -> str:
 
 
 def with_overrides(config: RunConfig, overrides: dict[str, Any]) -> RunConfig:
-    """A copy of ``config`` with each (alias or dotted path) -> value applied and validated."""
+    """A copy of ``config`` with each (alias or dotted path) -> value applied and validated.
+
+    Setting ``arch`` (``model.arch``) also applies that model family's defaults to every
+    model field not set explicitly in the same call, whatever the order of the overrides.
+    """
     data = config.to_dict()
     for name, value in overrides.items():
         path = resolve_path(name).split(".")
@@ -241,9 +246,24 @@ def with_overrides(config: RunConfig, overrides: dict[str, Any]) -> RunConfig:
         for part in path[:-1]:
             node = node[part]
         node[path[-1]] = value
-    if "model.d_model" in {resolve_path(n) for n in overrides}:
+    explicit = {resolve_path(n) for n in overrides}
+    if "model.d_model" in explicit:
         _keep_width_ratios(data, config)
+    if "model.arch" in explicit:
+        _apply_arch(data["model"], explicit)
     return run_config_from_dict(data)
+
+
+def _apply_arch(model: dict, explicit: set[str]) -> None:
+    from anchorlab.models.gpt2 import arch_defaults
+
+    try:
+        defaults = arch_defaults(model["arch"], model["d_model"])
+    except ValueError as error:
+        raise ConfigError(f"model.arch: {error}") from None
+    for name, value in defaults.items():
+        if f"model.{name}" not in explicit:
+            model[name] = value
 
 
 def _keep_width_ratios(data: dict, old: RunConfig) -> None:

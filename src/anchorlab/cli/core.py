@@ -61,11 +61,23 @@ def run_options(func):
     return func
 
 
+def arch_option(func):
+    """``--arch``: the model family (``anchorlab.models.gpt2``), applied with its defaults."""
+    return click.option(
+        "--arch",
+        type=click.Choice(["study", "gpt2"]),
+        default=None,
+        help="Model family: study (the study's decoder; the preset's default) or gpt2 "
+        "(multi-head, GELU, biases, d_ff = 4 d_model, tied embedding, post-LN; "
+        "--set norm=pre for GPT-2's own pre-LN).",
+    )(func)
+
+
 def build_config(
-    preset_name: str, gamma=None, depth=None, seed=None, device=None, assignments=()
+    preset_name: str, gamma=None, depth=None, seed=None, device=None, assignments=(), arch=None
 ) -> RunConfig:
     overrides: dict[str, object] = dict(parse_assignment(a) for a in assignments)
-    for name, value in (("gamma", gamma), ("depth", depth), ("seed", seed)):
+    for name, value in (("arch", arch), ("gamma", gamma), ("depth", depth), ("seed", seed)):
         if value is not None:
             overrides[name] = value
     if device is not None:
@@ -121,6 +133,7 @@ def task_export(variant: str, split: str, n: int, seed: int, out: Path) -> None:
 
 @cli.command("train")
 @run_options
+@arch_option
 @click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
@@ -133,14 +146,16 @@ def task_export(variant: str, split: str, n: int, seed: int, out: Path) -> None:
     default=None,
     help="Also save weights every N steps (for analyses over training).",
 )
-def train_command(preset_name, gamma, depth, seed, device, assignments, out, checkpoint_every):
+def train_command(
+    preset_name, gamma, depth, seed, device, assignments, arch, out, checkpoint_every
+):
     """Train one model on the anchor task and label its solution."""
     from anchorlab.train.run import run_experiment
 
     extra = tuple(assignments)
     if checkpoint_every is not None:
         extra += (f"train.checkpoint_every={checkpoint_every}",)
-    config = build_config(preset_name, gamma, depth, seed, device, extra)
+    config = build_config(preset_name, gamma, depth, seed, device, extra, arch)
     _check_writable(out)
 
     with Progress(
@@ -177,15 +192,18 @@ def train_command(preset_name, gamma, depth, seed, device, assignments, out, che
 
 @cli.command("init-audit")
 @run_options
+@arch_option
 @click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON.")
-def init_audit(preset_name, gamma, depth, seed, device, assignments, as_json):
+def init_audit(preset_name, gamma, depth, seed, device, assignments, arch, as_json):
     """Per-tensor audit of the initialization rate on a model the package builds."""
     from anchorlab.init import audit_init_rate
     from anchorlab.train.run import build_model
 
-    config = build_config(preset_name, gamma, depth, seed, device, assignments)
+    config = build_config(preset_name, gamma, depth, seed, device, assignments, arch)
     rows = audit_init_rate(build_model(config))
-    print_audit(rows, as_json, f"init rate {config.init.init_rate:g} ({config.preset} preset)")
+    title = f"init rate {config.init.init_rate:g} ({config.preset} preset"
+    title += f", {config.model.arch} arch)" if config.model.arch != "study" else ")"
+    print_audit(rows, as_json, title)
 
 
 def print_audit(rows, as_json: bool, title: str) -> None:

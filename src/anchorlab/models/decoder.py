@@ -127,6 +127,14 @@ class ModelConfig:
     """Biases inside attention and feed-forward layers."""
     readout_bias: bool = True
     """Bias on the vocabulary readout."""
+    tie_embedding: bool = False
+    """The readout shares the token embedding's matrix (as GPT-2 does); the init rate then
+    draws that matrix once, by the embedding's rule."""
+    arch: Literal["study", "gpt2"] = "study"
+    """Model family these settings started from: ``study`` (the study's decoder) or ``gpt2``
+    (GPT-2's block: multi-head, GELU, biases, d_ff = 4 d_model, tied embedding). Setting it
+    through an ``arch`` override fills in the family's defaults (``anchorlab.models.gpt2``);
+    the fields above decide the model."""
 
     @model_validator(mode="after")
     def _check(self):
@@ -144,7 +152,8 @@ class ModelConfig:
 
 
 class AnchorTransformer(nn.Module):
-    """Decoder with learned absolute positions and an untied readout at the last position."""
+    """Decoder with learned absolute positions and a readout at the last position (untied
+    unless ``tie_embedding``)."""
 
     def __init__(self, config: ModelConfig):
         super().__init__()
@@ -154,6 +163,8 @@ class AnchorTransformer(nn.Module):
         self.blocks = nn.ModuleList(Block(config) for _ in range(config.n_layers))
         self.final_norm = nn.LayerNorm(config.d_model) if config.norm_position == "pre" else None
         self.readout = nn.Linear(config.d_model, config.vocab_size, bias=config.readout_bias)
+        if config.tie_embedding:
+            self.readout.weight = self.embed.weight  # (vocab, d_model) both
 
     def forward(
         self, tokens: torch.Tensor, cache: dict | None = None, all_positions: bool = False

@@ -177,7 +177,8 @@ def run_experiment(
 
 
 def save_weights(model: torch.nn.Module, path: Path) -> None:
-    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    # clone: tied tensors (a tied embedding and readout) are stored once under each name
+    state = {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
     tmp = path.with_suffix(".tmp")
     save_file(state, str(tmp))
     os.replace(tmp, path)
