@@ -63,6 +63,14 @@ def main() -> None:
 def _user_error_types() -> tuple[type[BaseException], ...]:
     from anchorlab.config import ConfigError
     from anchorlab.init import InitRateError
+    from anchorlab.sweeps.store import SweepError
     from anchorlab.tasks import TaskSpecError
 
-    return (ConfigError, InitRateError, TaskSpecError, FileNotFoundError, PermissionError)
+    return (
+        ConfigError,
+        InitRateError,
+        SweepError,
+        TaskSpecError,
+        FileNotFoundError,
+        PermissionError,
+    )

@@ -520,6 +520,8 @@ def run_sweep(
         failures: list[tuple[Cell, str]] = []
         trained = 0
         if pending:
+            if workers is None and backend == "local":
+                workers = min(os.cpu_count() or 1, len(pending))
             runner = make_backend(backend, workers, threads, ray_address)
             try:
                 trained, failures = _drive(store, out, runner, pending, total, on_progress)
