@@ -38,14 +38,14 @@ def cli(quiet: bool, verbose: bool) -> None:
     )
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     """Console-script entry: one-line errors with exit status 2, never a traceback for
-    input the user can fix."""
+    input the user can fix. Always ends with ``SystemExit``."""
     from anchorlab.cli import commands  # noqa: F401  (registers the commands)
 
     known_errors = _user_error_types()
     try:
-        cli.main(standalone_mode=False)
+        code = cli.main(args=argv, prog_name="anchorlab", standalone_mode=False)
     except click.exceptions.Abort:
         console.print("anchorlab: interrupted")
         sys.exit(130)
@@ -58,6 +58,7 @@ def main() -> None:
     except KeyboardInterrupt:
         console.print("anchorlab: interrupted")
         sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 def _user_error_types() -> tuple[type[BaseException], ...]:

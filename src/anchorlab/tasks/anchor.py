@@ -17,8 +17,6 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
-from pydantic import ConfigDict
-from pydantic.dataclasses import dataclass as validated_dataclass
 
 Split = Literal["train", "test", "heldout"]
 SPLITS: tuple[str, ...] = ("train", "test", "heldout")
@@ -40,7 +38,7 @@ def _keys_for(spec: TaskSpec, position: int, split: str) -> np.ndarray:
     return items
 
 
-@validated_dataclass(frozen=True, config=ConfigDict(extra="forbid"))
+@dataclass(frozen=True)
 class TaskSpec:
     """A composite anchor-function task. Every field is checked on construction."""
 
@@ -76,6 +74,23 @@ class TaskSpec:
     """Train keys satisfy key % split_modulus != position, test keys == position."""
 
     def __post_init__(self) -> None:
+        def pairs(value):
+            return None if value is None else tuple(tuple(int(t) for t in p) for p in value)
+
+        try:
+            normalized = {
+                "anchor_shifts": {int(a): int(s) for a, s in dict(self.anchor_shifts).items()},
+                "inferential_pairs": pairs(self.inferential_pairs),
+                "non_inferential": pairs(self.non_inferential),
+                "held_out_pairs": pairs(self.held_out_pairs),
+                "key_positions": None
+                if self.key_positions is None
+                else tuple(int(p) for p in self.key_positions),
+            }
+        except (TypeError, ValueError) as error:
+            raise TaskSpecError(f"malformed task specification: {error}") from None
+        for name, value in normalized.items():
+            object.__setattr__(self, name, value)
         self._validate()
 
     # -- derived ---------------------------------------------------------------------------

@@ -1,0 +1,5 @@
+"""``python -m anchorlab`` runs the command line."""
+
+from anchorlab.cli.main import main
+
+main()
