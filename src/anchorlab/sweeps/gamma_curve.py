@@ -48,7 +48,7 @@ GAMMA_CURVE_PRESETS: dict[str, GammaCurvePreset] = {
         {"arch": "gpt2"},
         (0.3, 0.4, 0.5, 0.6, 0.7, 0.8),
         4,
-        "default: GPT-2 block at d_model 64, 4 heads, 2 layers, cpu recipe (3000 steps); "
+        "GPT-2 block at d_model 64, 4 heads, 2 layers, cpu recipe (3000 steps); "
         "gamma 0.3..0.8 x 4 seeds",
     ),
     "smoke": GammaCurvePreset(
