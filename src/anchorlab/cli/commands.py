@@ -1,4 +1,4 @@
 """Imports every command module so that each registers its commands on ``cli``."""
 
 import anchorlab.cli.gpt2  # noqa: F401
-from anchorlab.cli import core  # noqa: F401
+from anchorlab.cli import core, sweep  # noqa: F401
