@@ -2,3 +2,4 @@
 
 import anchorlab.cli.gpt2  # noqa: F401
 from anchorlab.cli import core, sweep  # noqa: F401
+from anchorlab.cli import realworld  # noqa: F401, I001
