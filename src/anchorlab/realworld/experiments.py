@@ -150,11 +150,11 @@ _register(
     Preset(
         "scan",
         "cpu",
-        "addprim_turn_left, 2-layer d_model 64, 1200 steps of 64; 3 sizes x 2 seeds",
+        "addprim_turn_left, 2-layer d_model 64, 1000 steps of 64; 3 sizes x 2 seeds",
         train_sizes=(1000, 4000, 21890),
         seeds=(0, 1),
         model=_CPU_MODEL,
-        train=_train(1200, 64, 1e-3, "cpu"),
+        train=_train(1000, 64, 1e-3, "cpu"),
         task=_SCAN_TASK,
     )
 )
@@ -224,11 +224,11 @@ _register(
     Preset(
         "addition",
         "cpu",
-        "2-layer d_model 64, 2000 steps of 64; 3 sizes x 2 seeds; 1000 test pairs each",
-        train_sizes=(2000, 8000, 32000),
+        "2-layer d_model 64, 1500 steps of 64; 3 sizes x 2 seeds; 1000 test pairs each",
+        train_sizes=(500, 1500, 5000),
         seeds=(0, 1),
         model=_CPU_MODEL,
-        train=_train(2000, 64, 1e-3, "cpu"),
+        train=_train(1500, 64, 1e-3, "cpu"),
         task=_ADDITION_TASK | {"n_test": 1000},
     )
 )
