@@ -183,6 +183,7 @@ class _Outcome:
     key: str
     metrics: dict
     seconds: float
+    cpu_seconds: float
     threads: int | None
     host: str
     versions: dict
@@ -210,7 +211,7 @@ def _execute(task: _Task) -> _Outcome:
     torch = sys.modules.get("torch")
     if threads and torch is not None:
         torch.set_num_threads(threads)
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     metrics = task.job.run(dict(task.job.config), run_dir)
     if not isinstance(metrics, dict):
         raise TypeError(f"{task.job.kind} returned {type(metrics).__name__}, not a metrics dict")
@@ -222,6 +223,7 @@ def _execute(task: _Task) -> _Outcome:
         key=task.key,
         metrics=metrics,
         seconds=time.perf_counter() - started,
+        cpu_seconds=time.process_time() - cpu_started,
         threads=threads,
         host=socket.gethostname(),
         versions=_versions(),
@@ -236,6 +238,7 @@ def _write_result(run_dir: Path, task: _Task, outcome: _Outcome) -> None:
         "kind": task.job.kind,
         "metrics": outcome.metrics,
         "seconds": outcome.seconds,
+        "cpu_seconds": outcome.cpu_seconds,
         "threads": outcome.threads,
         "host": outcome.host,
         "versions": outcome.versions,
@@ -346,6 +349,34 @@ class LocalBackend:
             pool.shutdown(wait=True)
 
 
+class InlineBackend:
+    """Runs each job in the calling process, one at a time: for debugging (breakpoints and
+    tracebacks work) and for quick tests. An interruption here interrupts the job too."""
+
+    name = "inline"
+    capacity = 1
+
+    def __init__(self, threads: int | None = None):
+        self.threads = threads
+
+    def submit(self, task: _Task) -> Future:
+        handle: Future = Future()
+        try:
+            handle.set_result(_execute(task))
+        except Exception as error:
+            handle.set_exception(error)
+        return handle
+
+    def wait(self, handles: list[Future], timeout: float) -> list[Future]:
+        return list(handles)
+
+    def result(self, handle: Future) -> _Outcome:
+        return handle.result()
+
+    def close(self, cancel: bool) -> None:
+        pass
+
+
 def _ray_execute(task: _Task) -> _Outcome:
     """Ray task: run into a scratch directory and ship the run directory's files back."""
     with tempfile.TemporaryDirectory(prefix="anchorlab-run-") as scratch:
@@ -421,14 +452,16 @@ def make_backend(
     threads: int | None = None,
     ray_address: str | None = None,
 ) -> Backend:
-    """``"local"`` or ``"ray"`` (or an object following :class:`Backend`)."""
+    """``"local"``, ``"ray"`` or ``"inline"`` (or an object following :class:`Backend`)."""
     if not isinstance(backend, str):
         return backend
     if backend == "local":
         return LocalBackend(workers, threads)
+    if backend == "inline":
+        return InlineBackend(threads)
     if backend == "ray":
         return RayBackend(ray_address, workers, threads)
-    raise SweepError(f"unknown backend {backend!r}; choose local or ray")
+    raise SweepError(f"unknown backend {backend!r}; choose local, ray or inline")
 
 
 # -- the driver -------------------------------------------------------------------------------
@@ -578,6 +611,7 @@ def _record_from(cell, job, key, out: Path, run_dir: Path, data: dict, backend: 
         metrics=data["metrics"],
         run_dir=str(run_dir.relative_to(out)),
         seconds=data["seconds"],
+        cpu_seconds=data.get("cpu_seconds"),
         backend=backend,
         threads=data.get("threads"),
         host=data.get("host", ""),
@@ -649,6 +683,7 @@ def _drive(store, out: Path, runner, pending: dict, total: int, on_progress):
                 metrics=outcome.metrics,
                 run_dir=str(run_dir.relative_to(out)),
                 seconds=outcome.seconds,
+                cpu_seconds=outcome.cpu_seconds,
                 backend=runner.name,
                 threads=outcome.threads,
                 host=outcome.host,

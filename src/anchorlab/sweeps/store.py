@@ -69,6 +69,8 @@ class RunRecord:
     """Relative to the sweep directory."""
     seconds: float
     """Wall-clock time of the run itself."""
+    cpu_seconds: float | None = None
+    """CPU time of the run's process (all its threads): compare runs on a shared machine."""
     finished_at: float = field(default_factory=time.time)
     backend: str = "local"
     threads: int | None = None
@@ -101,6 +103,7 @@ CREATE TABLE IF NOT EXISTS runs (
     seed        INTEGER,
     run_dir     TEXT NOT NULL,
     seconds     REAL NOT NULL,
+    cpu_seconds REAL,
     finished_at REAL NOT NULL,
     backend     TEXT NOT NULL,
     threads     INTEGER,
@@ -116,7 +119,7 @@ CREATE TABLE IF NOT EXISTS grids (
 """
 
 _COLUMNS = (
-    "key, kind, cell, config, metrics, solution, seed, run_dir, seconds, finished_at, "
+    "key, kind, cell, config, metrics, solution, seed, run_dir, seconds, cpu_seconds, finished_at, "
     "backend, threads, host, versions"
 )
 
@@ -196,6 +199,7 @@ class SweepStore:
             record.seed,
             record.run_dir,
             record.seconds,
+            record.cpu_seconds,
             record.finished_at,
             record.backend,
             record.threads,
@@ -204,7 +208,7 @@ class SweepStore:
         )
         with self._transaction():
             cursor = self._db.execute(
-                f"INSERT OR IGNORE INTO runs ({_COLUMNS}) VALUES ({', '.join('?' * 14)})", values
+                f"INSERT OR IGNORE INTO runs ({_COLUMNS}) VALUES ({', '.join('?' * 15)})", values
             )
         return cursor.rowcount == 1
 
@@ -284,9 +288,10 @@ def _record(row: tuple) -> RunRecord:
         metrics=json.loads(row[4]),
         run_dir=row[7],
         seconds=row[8],
-        finished_at=row[9],
-        backend=row[10],
-        threads=row[11],
-        host=row[12],
-        versions=json.loads(row[13]),
+        cpu_seconds=row[9],
+        finished_at=row[10],
+        backend=row[11],
+        threads=row[12],
+        host=row[13],
+        versions=json.loads(row[14]),
     )
