@@ -546,13 +546,33 @@ def write_report(rows: list[dict], preset_: Preset, out: Path) -> None:
         "summary": summary,
         "verdict": sentence,
     }
+    categories = _per_category(rows)
+    if categories:
+        record["per_category"] = categories
     (out / "summary.json").write_text(json.dumps(record, indent=2) + "\n")
-    (out / "summary.md").write_text(_markdown(preset_, summary, sentence))
+    (out / "summary.md").write_text(_markdown(preset_, summary, sentence, categories))
     plot(summary, preset_, out / "figure.png")
     logger.info("%s: %s", preset_.dataset, sentence)
 
 
-def _markdown(preset_: Preset, summary: list[dict], sentence: str) -> str:
+def _per_category(rows: list[dict]) -> dict:
+    """For COGS: generalization category -> setting -> mean accuracy over the runs at the
+    largest training size (empty for data sets without categories)."""
+    largest = max(row["n_train"] for row in rows)
+    names = sorted({k for row in rows for k in row if k.startswith("gen/")})
+    table: dict[str, dict[str, float]] = {}
+    for name in names:
+        category = name.removeprefix("gen/").removesuffix("_accuracy")
+        for setting in SETTINGS:
+            values = [r[name] for r in rows if r["setting"] == setting and r["n_train"] == largest]
+            if values:
+                table.setdefault(category, {})[setting] = sum(values) / len(values)
+    return {"n_train": largest, "accuracy": table} if table else {}
+
+
+def _markdown(
+    preset_: Preset, summary: list[dict], sentence: str, categories: dict | None = None
+) -> str:
     lines = [
         f"# {preset_.dataset}, preset {preset_.name}",
         "",
@@ -570,6 +590,19 @@ def _markdown(preset_: Preset, summary: list[dict], sentence: str) -> str:
         label = SETTINGS[e["setting"]].label
         lines.append(f"| {label} | {e['n_train']} | {e['runs']} | " + " | ".join(cells) + " |")
     lines += ["", sentence[0].upper() + sentence[1:] + ".", ""]
+    if categories:
+        settings = [name for name in SETTINGS if name in preset_.settings]
+        lines += [
+            f"Out-of-distribution accuracy per COGS category at n_train = "
+            f"{categories['n_train']} (mean over seeds).",
+            "",
+            "| category | " + " | ".join(SETTINGS[n].label for n in settings) + " |",
+            "| --- |" + " ---: |" * len(settings),
+        ]
+        for category, values in categories["accuracy"].items():
+            cells = [f"{values[n]:.3f}" if n in values else "" for n in settings]
+            lines.append(f"| {category} | " + " | ".join(cells) + " |")
+        lines.append("")
     return "\n".join(lines)
 
 

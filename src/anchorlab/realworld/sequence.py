@@ -123,7 +123,7 @@ def sequence_loss(model: nn.Module, tokens: torch.Tensor, target: torch.Tensor) 
 
 @torch.no_grad()
 def exact_match(
-    model: nn.Module, tokens: torch.Tensor, target: torch.Tensor, batch_size: int = 512
+    model: nn.Module, tokens: torch.Tensor, target: torch.Tensor, batch_size: int = 128
 ) -> torch.Tensor:
     """Per example (bool, N): whether greedy decoding reproduces the whole target and EOS.
 
