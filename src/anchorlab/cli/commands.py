@@ -3,3 +3,4 @@
 import anchorlab.cli.gpt2  # noqa: F401
 from anchorlab.cli import core, sweep  # noqa: F401
 from anchorlab.cli import realworld  # noqa: F401, I001
+from anchorlab.cli import analyze  # noqa: F401, I001
