@@ -77,8 +77,8 @@ def _steps(start: float, stop: float, step: float) -> list[float]:
 SWEEP_PRESETS: dict[str, SweepPreset] = {
     "cpu": SweepPreset(
         "cpu",
-        {"gamma": [0.4, 0.6, 0.8], "depth": [2, 3], "seed": [0]},
-        "default: cpu models, gamma 0.4,0.6,0.8 x depth 2,3 x 1 seed (~10 min on 2 cores)",
+        {"gamma": [0.4, 0.5, 0.6, 0.8], "depth": [2, 3], "seed": [0]},
+        "cpu models, gamma 0.4,0.5,0.6,0.8 x depth 2,3 x 1 seed (8 runs, ~10 min on 2 cores)",
     ),
     "smoke": SweepPreset(
         "smoke",
