@@ -6,6 +6,7 @@ import csv
 import importlib.util
 import json
 import os
+import sys
 
 import pytest
 
@@ -63,3 +64,13 @@ def test_gamma_curve_trains_resumes_and_draws(anchorlab_cli, tmp_path):
     assert (out / "gamma_curve.png").is_file()
     run_config = json.loads(next(out.glob("runs/*/config.json")).read_text())
     assert run_config["model"]["arch"] == "gpt2" and run_config["train"]["steps"] == 20
+
+
+def test_init_audit_hf_without_transformers_says_how_to_install(anchorlab_cli, monkeypatch):
+    monkeypatch.setitem(sys.modules, "transformers", None)  # import fails as if not installed
+
+    result = anchorlab_cli("init-audit-hf", check=False)
+
+    assert result.returncode == 2
+    assert "pip install 'anchorlab[hf]'" in result.stderr
+    assert "Traceback" not in result.stderr
