@@ -258,7 +258,8 @@ def apply_init_rate(
     - embedding and position tables follow the same law with d_in from ``rule``;
     - LayerNorm gains follow ``rule.layernorm_gain`` (default: exactly 1), biases are 0;
     - a tensor shared by several modules (tied weights) is drawn once, by the rule of the
-      first module that owns it, and reported as ``tied``;
+      first module that owns it (for a tied embedding and readout: the embedding's), and
+      reported as ``tied`` with that rule in its note, which is also logged;
     - every tensor gets a fresh draw, so deep-copied layers stop being identical.
 
     Refuses (``InitRateError``) a non-positive gamma and any matrix of a layer type whose
