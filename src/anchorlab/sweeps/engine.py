@@ -248,12 +248,17 @@ def _write_result(run_dir: Path, task: _Task, outcome: _Outcome) -> None:
     os.replace(tmp, run_dir / RESULT_FILENAME)
 
 
-def _init_worker(threads: int | None, parent_pid: int) -> None:
-    """Pool worker start-up: ignore Ctrl-C (the parent handles it), pin torch threads, and
-    exit as soon as the parent is gone."""
+def _init_worker(threads: int | None, parent_pid: int, gpus=(), counter=None) -> None:
+    """Pool worker start-up: ignore Ctrl-C (the parent handles it), take a GPU of its own
+    (when given), pin torch threads, and exit as soon as the parent is gone."""
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if gpus and counter is not None:
+        with counter.get_lock():
+            slot = counter.value
+            counter.value += 1
+        os.environ["CUDA_VISIBLE_DEVICES"] = gpus[slot % len(gpus)]
     if threads:
         os.environ["OMP_NUM_THREADS"] = str(threads)
         import torch
@@ -293,25 +298,33 @@ class Backend(Protocol):
 
 class LocalBackend:
     """Worker processes on this machine (``spawn``ed), ``workers`` x ``threads`` torch
-    threads. Default: one worker per core, one thread each."""
+    threads. Default: one worker per core, one thread each. With ``gpus`` (device ids as
+    ``CUDA_VISIBLE_DEVICES`` names them), worker i sees only GPU ``gpus[i % len(gpus)]``."""
 
     name = "local"
 
-    def __init__(self, workers: int | None = None, threads: int | None = None):
+    def __init__(
+        self,
+        workers: int | None = None,
+        threads: int | None = None,
+        gpus: Sequence[str] = (),
+    ):
         cores = os.cpu_count() or 1
-        self.capacity = max(1, workers or cores)
+        self.capacity = max(1, workers or len(gpus) or cores)
         self.threads = threads or max(1, cores // self.capacity)
+        self.gpus = tuple(gpus)
         self._pool: ProcessPoolExecutor | None = None
 
     def _ensure_pool(self) -> ProcessPoolExecutor:
         if self._pool is None:
             import multiprocessing
 
+            context = multiprocessing.get_context("spawn")
             self._pool = ProcessPoolExecutor(
                 max_workers=self.capacity,
-                mp_context=multiprocessing.get_context("spawn"),
+                mp_context=context,
                 initializer=_init_worker,
-                initargs=(self.threads, os.getpid()),
+                initargs=(self.threads, os.getpid(), self.gpus, context.Value("i", 0)),
             )
         return self._pool
 
@@ -451,17 +464,29 @@ def make_backend(
     workers: int | None = None,
     threads: int | None = None,
     ray_address: str | None = None,
+    gpus: Sequence[str] = (),
 ) -> Backend:
     """``"local"``, ``"ray"`` or ``"inline"`` (or an object following :class:`Backend`)."""
     if not isinstance(backend, str):
         return backend
     if backend == "local":
-        return LocalBackend(workers, threads)
+        return LocalBackend(workers, threads, gpus)
     if backend == "inline":
         return InlineBackend(threads)
     if backend == "ray":
         return RayBackend(ray_address, workers, threads)
     raise SweepError(f"unknown backend {backend!r}; choose local, ray or inline")
+
+
+def visible_gpus() -> tuple[str, ...]:
+    """CUDA device ids this process may use (as ``CUDA_VISIBLE_DEVICES`` names them)."""
+    import torch
+
+    count = torch.cuda.device_count()
+    listed = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if listed is not None:
+        return tuple(d.strip() for d in listed.split(",") if d.strip())[:count]
+    return tuple(str(i) for i in range(count))
 
 
 # -- the driver -------------------------------------------------------------------------------
@@ -553,9 +578,14 @@ def run_sweep(
         failures: list[tuple[Cell, str]] = []
         trained = 0
         if pending:
+            gpus: tuple[str, ...] = ()
+            if backend == "local" and any(job.gpus for _, job in pending.values()):
+                gpus = visible_gpus()
+                if not gpus:
+                    raise SweepError("the runs ask for a GPU but none is visible; use a cpu preset")
             if workers is None and backend == "local":
-                workers = min(os.cpu_count() or 1, len(pending))
-            runner = make_backend(backend, workers, threads, ray_address)
+                workers = min(len(gpus) or os.cpu_count() or 1, len(pending))
+            runner = make_backend(backend, workers, threads, ray_address, gpus)
             try:
                 trained, failures = _drive(store, out, runner, pending, total, on_progress)
             except BaseException:
