@@ -136,3 +136,33 @@ def test_ray_backend_runs_a_smoke_sweep_on_a_local_instance(tmp_path):
         backends = {row[0] for row in db.execute("SELECT backend FROM runs")}
     assert backends == {"ray"}
     assert all((Path(p) / "model.safetensors").is_file() for p in (out / "runs").iterdir())
+
+
+def test_a_sweep_file_and_dry_run_list_the_cells_without_training(anchorlab_cli, tmp_path):
+    (tmp_path / "sweep.yaml").write_text(
+        "preset: smoke\naxes:\n  gamma: [0.3, 0.9]\n  seed: '0:2'\nset:\n  train.steps: 50\n"
+        "lr_search: {k: 2, low: 0.001, high: 0.002}\n"
+    )
+    (tmp_path / "sweep.toml").write_text('preset = "smoke"\n[axes]\ndepth = [1]\n')
+    listed = anchorlab_cli(
+        "phase-diagram",
+        "--config",
+        str(tmp_path / "sweep.yaml"),
+        "--out",
+        str(tmp_path / "x"),
+        "--dry-run",
+    )
+    assert "24 runs" in listed.stdout  # 2 gammas x 2 depths x 3 seeds x 2 learning rates
+    assert not (tmp_path / "x").exists()
+    listed = anchorlab_cli(
+        "phase-diagram",
+        "--config",
+        str(tmp_path / "sweep.toml"),
+        "--axis",
+        "gamma=0.5",
+        "--dry-run",
+    )
+    assert "1 runs" in listed.stdout
+    (tmp_path / "bad.yaml").write_text("preset: smoke\naxis: {gamma: [1]}\n")
+    bad = anchorlab_cli("phase-diagram", "--config", str(tmp_path / "bad.yaml"), check=False)
+    assert bad.returncode == 2 and "unknown key(s) ['axis']" in bad.stderr
