@@ -55,6 +55,7 @@ def test_gamma_curve_trains_resumes_and_draws(anchorlab_cli, tmp_path):
 
     assert "2 trained, 0 reused" in first.stdout
     assert "0 trained, 2 reused" in again.stdout
+    assert "2 of 2 runs finished" in anchorlab_cli(*args, "--redraw").stdout
     with (out / "gamma_curve.csv").open() as handle:
         rows = list(csv.DictReader(handle))
     assert [row["gamma"] for row in rows] == ["0.4", "0.8"]

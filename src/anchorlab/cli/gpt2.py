@@ -85,9 +85,15 @@ def _gamma_curve_presets_help() -> str:
     "--threads", type=click.IntRange(min=1), help="torch threads per run (default: cores/workers)."
 )
 @click.option("--ray-address", help="Ray cluster address (auto or HOST:PORT); Ray backend only.")
+@click.option(
+    "--redraw",
+    is_flag=True,
+    help="Only draw the figure and CSV from the runs already finished in --out (no training; "
+    "works while the curve is still running).",
+)
 def gamma_curve_command(
     preset_name, arch, gammas, seeds, assignments, device, out, backend, workers, threads,
-    ray_address,
+    ray_address, redraw,
 ):  # fmt: skip
     """Accuracy on the held-out pair against gamma, mean and spread over seeds (the study's
     GPT-2 panel); writes gamma_curve.png and gamma_curve.csv into --out."""
@@ -104,6 +110,10 @@ def gamma_curve_command(
     stdout.print(
         f"gamma curve: {len(spec.gammas)} gammas x {len(spec.seeds)} seeds; {describe(base)}"
     )
+
+    if redraw:
+        _redraw(sweep, out, base)
+        return
 
     with Progress(
         TextColumn("[bold]gamma curve"),
@@ -139,6 +149,23 @@ def gamma_curve_command(
             f"{len(result.failures)} runs failed (first: {result.failures[0][1]}); "
             "rerun the same command to retry them"
         )
+
+
+def _redraw(sweep, out: Path, base) -> None:
+    from anchorlab.sweeps import SweepStore
+    from anchorlab.sweeps.gamma_curve import report
+
+    if not (out / "sweep.db").is_file():
+        raise UserError(f"{out} holds no gamma curve (no sweep.db): run without --redraw first")
+    keys = {job.key for _, job in sweep.jobs()}
+    with SweepStore(out / "sweep.db", create=False) as store:
+        records = store.records(keys)
+    points = report(records, out, base)
+    _print_points(points)
+    stdout.print(
+        f"{len(records)} of {len(keys)} runs finished; figure {out / 'gamma_curve.png'}, "
+        f"table {out / 'gamma_curve.csv'}"
+    )
 
 
 def _print_points(points) -> None:
