@@ -277,7 +277,7 @@ def _open_store_or_fail(out: Path) -> None:
 
 
 def _print_dry_run(sweep, out: Path) -> None:
-    from anchorlab.sweeps import STORE_FILENAME, SweepStore
+    from anchorlab.sweeps import STORE_FILENAME, SweepStore, run_directory
 
     jobs = sweep.jobs()
     stored: set[str] = set()
@@ -286,13 +286,13 @@ def _print_dry_run(sweep, out: Path) -> None:
         with SweepStore(path, create=False) as store:
             stored = store.keys()
     table = Table(title=f"{sweep.name}: {len(jobs)} runs")
-    for column in [*sweep.axes, "stored", "key"]:
+    for column in [*sweep.axes, "run directory", "stored"]:
         table.add_column(column)
     for cell, job in jobs:
         table.add_row(
             *(str(v) for v in cell.values()),
+            run_directory(job, job.key).removeprefix("runs/"),
             "yes" if job.key in stored else "",
-            job.key[:12],
         )
     stdout.print(table)
 
