@@ -36,6 +36,15 @@ def square(config: dict, run_dir: Path) -> dict:
     return {"y": config["x"] ** 2, "solution": "inferential" if config["x"] else "symmetric"}
 
 
+def crash_once(config: dict, run_dir: Path) -> dict:
+    """Toy run whose worker process dies (SIGKILL) the first time it runs cell 1."""
+    marker = Path(config["marker"])
+    if config["x"] == 1 and not marker.exists():
+        marker.write_text("crashed")
+        os.kill(os.getpid(), 9)
+    return {"y": config["x"]}
+
+
 def toy_sweep(tmp_path: Path, xs, **extra) -> Sweep:
     def make_job(cell):
         config = {"x": cell["x"], "seed": cell["seed"], "log": str(tmp_path / "attempts.log")}
@@ -104,6 +113,18 @@ def test_a_half_written_run_is_redone_and_a_finished_one_recorded(tmp_path):
     assert result.recovered == 1 and result.trained == 1 and result.complete
     assert attempts(tmp_path).count("end 0") == 1 and attempts(tmp_path).count("end 1") == 2
     assert (half / "value.txt").read_text() == "1"
+
+
+def test_a_crashed_worker_is_replaced_and_its_cell_retried(tmp_path):
+    marker = tmp_path / "crashed"
+
+    def make_job(cell):
+        return Job({"x": cell["x"], "marker": str(marker)}, crash_once, label=f"x{cell['x']}")
+
+    sweep = Sweep("crash", {"x": [0, 1, 2]}, make_job)
+    result = run_sweep(sweep, tmp_path / "sweep", workers=1, threads=1)
+    assert marker.exists() and result.complete and result.trained == 3
+    assert [r.metrics["y"] for r in result.records] == [0, 1, 2]
 
 
 def test_keys_depend_on_the_configuration_only(tmp_path):
