@@ -84,8 +84,8 @@ def test_analyze_over_training_has_a_value_per_checkpoint(anchorlab_cli, sweep_d
     anchorlab_cli(*args, *FAST, "--tsne-points", "0")
 
     curve = json.loads((out / "analysis.json").read_text())["over_training"]
-    assert curve["steps"] == [15, 30]
-    assert all(len(curve["numbers"][name]) == 2 for name in NUMBERS)
+    assert curve["steps"] == [0, 15, 30]
+    assert all(len(curve["numbers"][name]) == 3 for name in NUMBERS)
     assert (out / "over_training.png").is_file()
     assert not (out / "representation_tsne.png").exists()
 

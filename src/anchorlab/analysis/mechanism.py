@@ -211,6 +211,14 @@ def _flow_numbers(model, spec: TaskSpec, settings: AnalysisSettings) -> dict[str
 
 
 def _flow_example(model, spec: TaskSpec, settings: AnalysisSettings) -> FlowExample:
+    if not set(settings.flow_pair) <= set(spec.anchors):
+        raise ValueError(
+            f"flow_pair {settings.flow_pair} is not a pair of the task's anchors {spec.anchors}"
+        )
+    if not spec.item_min <= settings.flow_key <= spec.item_max:
+        raise ValueError(
+            f"flow_key {settings.flow_key} lies outside the items {spec.item_min}..{spec.item_max}"
+        )
     contexts = noise_contexts(
         spec, settings.flow_sequences, settings.seed, key_position=settings.flow_key_position
     )

@@ -187,9 +187,10 @@ def checkpoints(run_dir: Path) -> list[tuple[int, Path]]:
 def analyze_over_training(
     entry: RunEntry, settings: AnalysisSettings | None = None
 ) -> OverTraining:
-    """Numbers at every checkpoint of the run (and the final weights, when their step is not
-    a checkpoint already). Refuses a run trained without checkpoints."""
-    from anchorlab.train.run import load_run
+    """Numbers at step 0 (the initialization, rebuilt from the run's configuration and
+    seed exactly as training drew it), at every checkpoint, and at the final weights when
+    their step is not a checkpoint already. Refuses a run trained without checkpoints."""
+    from anchorlab.train.run import build_model, load_run
 
     saved = checkpoints(entry.run_dir)
     if not saved:
@@ -203,8 +204,11 @@ def analyze_over_training(
 
     spec = task_preset(entry.config.task.variant)
     curve = OverTraining(steps=[])
-    for step, path in saved:
-        _, model, _ = load_run(entry.run_dir, weights=str(path.resolve()))
+    for step, path in [(0, None), *saved]:
+        if path is None:
+            model = build_model(entry.config, spec)
+        else:
+            _, model, _ = load_run(entry.run_dir, weights=str(path.resolve()))
         result = analyze_model(model, spec, settings, maps=False)
         curve.steps.append(step)
         for name, value in result.flat_numbers().items():

@@ -168,8 +168,9 @@ def draw_representation_map(result: MechanismAnalysis, path: Path, title: str = 
         axis.annotate(f"{pair[0]}{pair[1]}", centre, fontsize=8, ha="center", weight="bold")
     ratio = result.numbers.get("mirror_pair_ratio")
     axis.set_title(
-        f"{title}\nfirst attention block output at the last position "
-        f"(mirror_pair_ratio {ratio:.3f}; mirror pairs share a hue)"
+        f"{title}\nt-SNE of the first attention block output, last position\n"
+        f"mirror_pair_ratio {ratio:.3f} (mirror pairs share a hue)",
+        fontsize=10,
     )
     axis.legend(markerscale=5, fontsize=7, ncol=2, loc="center left", bbox_to_anchor=(1, 0.5))
     axis.set_xticks([])
