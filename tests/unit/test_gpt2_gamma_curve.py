@@ -24,9 +24,10 @@ def test_default_grid_is_gpt2_at_cpu_size_with_four_seeds():
     spec = gamma_curve_spec()
     model = spec.base_config().model
 
-    assert spec.gammas == [0.3, 0.4, 0.5, 0.6, 0.7, 0.8]
+    assert spec.gammas == [0.3, 0.4, 0.6, 0.8]
     assert spec.seeds == [0, 1, 2, 3]
     assert (model.arch, model.d_model, model.n_heads, model.n_layers) == ("gpt2", 64, 4, 2)
+    assert model.norm_position == "pre"
 
 
 def test_paper_preset_is_gpt2_small_on_gpus():
