@@ -100,9 +100,6 @@ def init_pretrained_model(
     config = getattr(model, "config", None)
     if config is not None:
         setattr(config, CONFIG_KEY, {"init_rate": init_rate, "rule": _rule_dict(applied_rule)})
-    for row in rows:
-        if row.kind == "tied":
-            logger.info("tied weights: %s %s", row.name, row.note)
     return rows
 
 
