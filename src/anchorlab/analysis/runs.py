@@ -127,6 +127,30 @@ def find_runs(sweep_dir: str | Path) -> list[RunEntry]:
     return sorted(entries, key=lambda e: (e.depth, e.gamma, e.seed, str(e.run_dir)))
 
 
+FOLDED_SETTINGS = frozenset(
+    {"seed", "threads", "train.lr", "train.device", "train.checkpoint_every", "train.eval_every"}
+)
+"""Settings that may differ between the runs of one (depth, gamma) cell of a grid."""
+
+
+def mixed_settings(entries: list[RunEntry]) -> list[str]:
+    """Dotted names of the settings (other than gamma, depth and ``FOLDED_SETTINGS``) whose
+    values differ between ``entries``: a grid cell holding such runs mixes experiments."""
+    flat = [_flatten(entry.config.to_dict()) for entry in entries]
+    names = set().union(*flat) - FOLDED_SETTINGS - {"init.init_rate", "model.n_layers"}
+    return sorted(n for n in names if len({json.dumps(f.get(n), sort_keys=True) for f in flat}) > 1)
+
+
+def _flatten(data: dict, prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in data.items():
+        if isinstance(value, dict) and key not in ("overrides",):
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
 def _store_run_dirs(sweep_dir: Path) -> list[Path] | None:
     """Run directories the sweep store lists, or None when there is no usable store."""
     from anchorlab.sweeps.store import STORE_FILENAME, StoreError, SweepStore

@@ -159,6 +159,7 @@ def _analyze_sweep(sweep_dir: Path, out: Path, settings, over_training: bool) ->
         records.append(record)
         cells.append((entry, result))
 
+    _warn_mixed_cells(entries)
     figures = [str(p.relative_to(out)) for p in draw_grid_figures(cells, out)]
     summary = {
         "format": ANALYSIS_FORMAT,
@@ -206,6 +207,24 @@ def _analyze_entry(entry, out: Path, settings, over_training: bool, keep_result:
     _write_json(out / "analysis.json", record)
     logger.info("analysis of %s took %.1f s", entry.run_dir, record["seconds"])
     return (record, result) if keep_result else record
+
+
+def _warn_mixed_cells(entries) -> None:
+    from anchorlab.analysis.runs import mixed_settings
+
+    cells: dict[tuple[int, float], list] = {}
+    for entry in entries:
+        cells.setdefault((entry.depth, entry.gamma), []).append(entry)
+    for (depth, gamma), members in sorted(cells.items()):
+        differing = mixed_settings(members)
+        if differing:
+            logger.warning(
+                "grid cell depth %d, gamma %g mixes runs that differ in %s: its numbers are "
+                "averaged over them; analyze such runs in separate directories",
+                depth,
+                gamma,
+                ", ".join(differing[:4]) + (" ..." if len(differing) > 4 else ""),
+            )
 
 
 def _cell_name(run_dir: Path, sweep_dir: Path) -> str:

@@ -404,7 +404,7 @@ def draw_grid_panels(cells, path: Path, kind: str) -> list[Path]:
         "embedding": "item embeddings on PC1/PC2, coloured by value (one run per cell)",
         "flow": "mean attention graph on held-out sequences (one run per cell)",
     }
-    figure.suptitle(f"{names[kind]}; columns: gamma, rows: depth (deepest on top)")
+    figure.suptitle(f"{names[kind]}\ncolumns: gamma, rows: depth (deepest on top)", fontsize=9)
     figure.tight_layout()
     return _save(figure, path)
 
@@ -453,6 +453,6 @@ def draw_grid_numbers(cells, path: Path) -> list[Path]:
         figure.colorbar(image, ax=axis, fraction=0.046)
     for axis in flat[len(names) :]:
         axis.set_visible(False)
-    figure.suptitle("mechanism numbers over the grid (x: gamma, y: depth; mean over runs)")
+    figure.suptitle("mechanism numbers over the grid\nx: gamma, y: depth; mean over runs")
     figure.tight_layout()
     return _save(figure, path)

@@ -1,0 +1,25 @@
+"""Reading run and sweep directories for the analyses."""
+
+from pathlib import Path
+
+import pytest
+
+from anchorlab.analysis.runs import AnalysisInputError, RunEntry, find_runs, mixed_settings
+from anchorlab.config import preset, with_overrides
+
+
+def entry(**overrides) -> RunEntry:
+    return RunEntry(Path("run"), with_overrides(preset("cpu"), overrides), None)
+
+
+def test_mixed_settings_names_what_differs_besides_seed_and_learning_rate():
+    same_experiment = [entry(seed=0), entry(seed=1, lr=3e-4, **{"train.checkpoint_every": 5})]
+    assert mixed_settings(same_experiment) == []
+
+    mixed = [entry(), entry(**{"model.norm_position": "post"})]
+    assert mixed_settings(mixed) == ["model.norm_position"]
+
+
+def test_find_runs_refuses_a_directory_without_runs(tmp_path):
+    with pytest.raises(AnalysisInputError, match="holds no finished run"):
+        find_runs(tmp_path)
