@@ -409,14 +409,19 @@ def draw_grid_panels(cells, path: Path, kind: str) -> list[Path]:
     return _save(figure, path)
 
 
+def grid_number_names(cells) -> list[str]:
+    """Every number some run of the grid has a value for, in the deepest run's order (a
+    shallow run lacks the deeper layers' numbers)."""
+    names: list[str] = []
+    for _, result in sorted(cells, key=lambda cell: -cell[0].depth):
+        names += [n for n in result.numbers if n not in names]
+    return [n for n in names if any(r.numbers.get(n) is not None for _, r in cells)]
+
+
 def draw_grid_numbers(cells, path: Path) -> list[Path]:
     plt = _pyplot()
     gammas, depths = _grid_axes(cells)
-    names = [
-        name
-        for name in cells[0][1].numbers
-        if any(result.numbers.get(name) is not None for _, result in cells)
-    ]
+    names = grid_number_names(cells)
     grids = {}
     for name in names:
         grid = np.full((len(depths), len(gammas)), np.nan)
@@ -446,7 +451,9 @@ def draw_grid_numbers(cells, path: Path) -> list[Path]:
         image = axis.imshow(grid, origin="lower", aspect="auto", cmap="viridis")
         for (d, g), value in np.ndenumerate(grid):
             if np.isfinite(value):
-                axis.text(g, d, f"{value:.2g}", ha="center", va="center", fontsize=6, color="w")
+                bright = image.norm(value) > 0.6
+                colour = "black" if bright else "white"
+                axis.text(g, d, f"{value:.2g}", ha="center", va="center", fontsize=6, color=colour)
         axis.set_xticks(range(len(gammas)), [f"{g:g}" for g in gammas], fontsize=7)
         axis.set_yticks(range(len(depths)), depths, fontsize=7)
         axis.set_title(name, fontsize=8)
