@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from anchorlab.analysis.clusters import tsne_map
-from anchorlab.analysis.mechanism import AnalysisSettings, _first_block_representations
+from anchorlab.analysis.mechanism import AnalysisSettings, first_block_representations
 from anchorlab.analysis.runs import analyze_run, read_run
 from anchorlab.reports.analysis_figures import draw_run_figures
 from anchorlab.tasks import task_preset
@@ -44,7 +44,7 @@ def main() -> None:
 
     _, model, _ = load_run(args.run_dir)
     spec = task_preset(entry.config.task.variant)
-    vectors, _ = _first_block_representations(model, spec, settings)
+    vectors, _ = first_block_representations(model, spec, settings)
     timed(
         f"representation t-SNE ({args.tsne_points} points)",
         rows,

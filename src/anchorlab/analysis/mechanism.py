@@ -148,7 +148,7 @@ def analyze_model(
     if maps:
         result.flow = _flow_example(model, spec, settings)
 
-    representations, pairs = _first_block_representations(model, spec, settings)
+    representations, pairs = first_block_representations(model, spec, settings)
     numbers["mirror_pair_ratio"] = mirror_pair_ratio(representations, pairs)
     if maps and settings.tsne_points:
         count = min(settings.tsne_points, len(representations))
@@ -244,7 +244,7 @@ def _flow_example(model, spec: TaskSpec, settings: AnalysisSettings) -> FlowExam
 # -- 2. representation clusters -----------------------------------------------------------
 
 
-def _first_block_representations(model, spec: TaskSpec, settings: AnalysisSettings):
+def first_block_representations(model, spec: TaskSpec, settings: AnalysisSettings):
     """First attention block's output (after the residual, and its norm when post-LN) at
     the last position, for sequences of every anchor pair with keys over the whole range."""
     data = generate(
