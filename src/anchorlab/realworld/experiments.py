@@ -186,10 +186,10 @@ _register(
     Preset(
         "cogs",
         "cpu",
-        "2-layer d_model 64, 1200 steps of 32; sizes 4k and 24,155; test sample 500, "
-        "gen 20 per category; 1 seed",
+        "2-layer d_model 64, 1200 steps of 32; sizes 4000 and 24155 x 2 seeds; test "
+        "sample 500, gen 20 per category",
         train_sizes=(4000, 24155),
-        seeds=(0,),
+        seeds=(0, 1),
         model=_CPU_MODEL,
         train=_train(1200, 32, 1e-3, "cpu"),
         task={"n_test": 500, "per_category": 20, "eval_seed": 0},
