@@ -264,7 +264,7 @@ def plot(points: Sequence[GammaPoint], records: Sequence[RunRecord], path: Path,
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    figure, axis = plt.subplots(figsize=(6.4, 4.2), dpi=120)
+    figure, axis = plt.subplots(figsize=(6.4, 4.8), dpi=120)
     gammas = [p.gamma for p in points]
     step = min((b - a for a, b in zip(gammas, gammas[1:], strict=False)), default=0.1)
     for point in points:
@@ -305,7 +305,9 @@ def plot(points: Sequence[GammaPoint], records: Sequence[RunRecord], path: Path,
         title=f"mean, +-1 sd band, dots: {seeds} seeds; grey: some runs < 0.9 seen-pair test",
         title_fontsize=7,
         fontsize=8,
-        loc="center right",
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.14),
+        ncol=2,
     )
     figure.tight_layout()
     figure.savefig(path)
