@@ -53,14 +53,16 @@ def _int_list(text: str | None) -> tuple[int, ...] | None:
 )
 @click.option("--data", "data_dir", type=click.Path(path_type=Path), help=_DATA_HELP)
 @click.option(
-    "--workers", type=click.IntRange(min=1), default=1, show_default=True, help="Parallel runs."
+    "--workers",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Runs in parallel (default: one per CPU core, at most one per run left).",
 )
 @click.option(
     "--threads",
     type=click.IntRange(min=1),
-    default=1,
-    show_default=True,
-    help="torch threads per run.",
+    default=None,
+    help="torch threads per run (default: cores / workers).",
 )
 @click.option(
     "--backend",
