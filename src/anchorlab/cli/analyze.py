@@ -6,18 +6,17 @@ import dataclasses
 import json
 import logging
 import os
-import shutil
 import time
 from pathlib import Path
 
 import click
-from rich.console import Console
 from rich.table import Table
 
+from anchorlab.cli.core import check_writable, stdout
 from anchorlab.cli.main import UserError, cli
+from anchorlab.cli.options import int_option, threads_option
 
 logger = logging.getLogger(__name__)
-stdout = Console(width=shutil.get_terminal_size((160, 24)).columns)
 
 ANALYSIS_FORMAT = "anchorlab-mechanism-analysis"
 MAX_TABLE_COLUMNS = 6
@@ -38,49 +37,34 @@ MAX_TABLE_COLUMNS = 6
     help="Also compute every number at each saved checkpoint (runs trained with "
     "anchorlab train --checkpoint-every N) and draw them against the step.",
 )
-@click.option(
+@int_option(
     "--tsne-points",
-    type=click.IntRange(min=0),
+    minimum=0,
     default=10_000,
-    show_default=True,
     help="Points of the representation t-SNE map; 0 skips that map (numbers are unchanged).",
 )
-@click.option(
+@int_option(
     "--sequences",
     "cluster_sequences",
-    type=click.IntRange(min=16),
+    minimum=16,
     default=10_000,
-    show_default=True,
     help="Sequences (all anchor pairs) for the representation clusters and mirror_pair_ratio.",
 )
-@click.option(
+@int_option(
     "--flow-sequences",
-    type=click.IntRange(min=1),
+    minimum=1,
     default=2000,
-    show_default=True,
     help="Held-out-pair sequences the information-flow numbers average over.",
 )
-@click.option(
+@int_option(
     "--contexts",
     "probe_contexts",
-    type=click.IntRange(min=1),
+    minimum=1,
     default=16,
-    show_default=True,
     help="Noise contexts each cell of the cosine heatmaps and gaps is averaged over.",
 )
-@click.option(
-    "--seed",
-    type=click.IntRange(min=0),
-    default=0,
-    show_default=True,
-    help="Seed of the probe sequences and t-SNE maps.",
-)
-@click.option(
-    "--threads",
-    type=click.IntRange(min=1),
-    default=None,
-    help="CPU threads for torch and t-SNE (default: torch's default and every core).",
-)
+@int_option("--seed", minimum=0, default=0, help="Seed of the probe sequences and t-SNE maps.")
+@threads_option(help="CPU threads for torch and t-SNE (default: torch's default and every core).")
 def analyze_command(
     path: Path,
     out: Path,
@@ -112,7 +96,7 @@ def analyze_command(
     )
     if not path.exists():
         raise UserError(f"{path} does not exist: give a run directory or a sweep directory")
-    _check_writable(out)
+    check_writable(out)
     try:
         if is_run_dir(path):
             _analyze_one(path, out, settings, over_training)
@@ -259,13 +243,3 @@ def _write_json(path: Path, data: dict) -> None:
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(data, indent=2) + "\n")
     os.replace(tmp, path)
-
-
-def _check_writable(path: Path) -> None:
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        probe = path / ".write-test"
-        probe.touch()
-        probe.unlink()
-    except OSError as error:
-        raise UserError(f"cannot write to {path}: {error.strerror}; choose another --out") from None

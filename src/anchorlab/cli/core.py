@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -12,6 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from anchorlab.cli.main import UserError, cli
+from anchorlab.cli.options import device_option, int_option, set_option
 from anchorlab.config import PRESET_HELP, RunConfig, preset, with_overrides
 from anchorlab.tasks import PRESETS as TASK_PRESETS
 from anchorlab.tasks import generate, task_preset
@@ -46,14 +50,10 @@ def run_options(func):
         click.option("--gamma", type=float, help="Initialization rate gamma (> 0)."),
         click.option("--depth", type=click.IntRange(min=1), help="Number of layers."),
         click.option("--seed", type=click.IntRange(min=0), help="Run seed (init, data, order)."),
-        click.option("--device", help="cpu, cuda or cuda:N (default: the preset's)."),
-        click.option(
-            "--set",
-            "assignments",
-            multiple=True,
-            metavar="NAME=VALUE",
-            help="Any other setting by dotted path or short name, e.g. --set train.lr=3e-4 "
-            "--set model.norm_position=post. Repeatable.",
+        device_option(),
+        set_option(
+            "Any other setting by dotted path or short name, e.g. --set train.lr=3e-4 "
+            "--set model.norm_position=post. Repeatable."
         ),
     ]
     for option in reversed(options):
@@ -104,17 +104,8 @@ def task() -> None:
     required=True,
     help="train / test (seen pairs, unseen key x position) / heldout (held-out pairs).",
 )
-@click.option(
-    "--n",
-    "n",
-    type=click.IntRange(min=1),
-    default=1000,
-    show_default=True,
-    help="Number of sequences.",
-)
-@click.option(
-    "--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Seed of the draw."
-)
+@int_option("--n", "n", minimum=1, default=1000, help="Number of sequences.")
+@int_option("--seed", minimum=0, default=0, help="Seed of the draw.")
 @click.option(
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -156,21 +147,10 @@ def train_command(
     if checkpoint_every is not None:
         extra += (f"train.checkpoint_every={checkpoint_every}",)
     config = build_config(preset_name, gamma, depth, seed, device, extra, arch)
-    _check_writable(out)
+    check_writable(out)
 
-    with Progress(
-        TextColumn("[bold]training"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("steps"),
-        TimeRemainingColumn(),
-        console=Console(stderr=True),
-        transient=True,
-    ) as progress:
-        bar = progress.add_task("train", total=config.train.steps)
-        metrics = run_experiment(
-            config, out, on_step=lambda step: progress.update(bar, completed=step)
-        )
+    with progress_bar("training", "steps", total=config.train.steps) as advance:
+        metrics = run_experiment(config, out, on_step=advance)
 
     table = Table(title=f"run {out}", show_header=False)
     rows = [
@@ -250,11 +230,34 @@ def print_audit(rows, as_json: bool, title: str) -> None:
     )
 
 
-def _check_writable(path: Path) -> None:
+def check_writable(path: Path) -> None:
+    """Create directory ``path`` if needed and prove a file can be written in it; refuses
+    (``UserError``, one line naming --out) otherwise."""
     try:
         path.mkdir(parents=True, exist_ok=True)
-        probe = path / ".write-test"
+        probe = path / f".write-test-{os.getpid()}"
         probe.touch()
         probe.unlink()
     except OSError as error:
-        raise UserError(f"cannot write to {path}: {error.strerror}; choose another --out") from None
+        reason = error.strerror or str(error)
+        raise UserError(f"cannot write to {path}: {reason}; choose another --out") from None
+
+
+@contextmanager
+def progress_bar(
+    label: str, unit: str = "", total: int | None = None
+) -> Iterator[Callable[..., None]]:
+    """A transient bar on stderr: ``label``, done of total ``unit`` and the time left. Yields
+    ``advance(completed, total=None)``; a total of None keeps the bar's (None: unknown)."""
+    columns = [TextColumn(f"[bold]{label}"), BarColumn(), MofNCompleteColumn()]
+    if unit:
+        columns.append(TextColumn(unit))
+    columns.append(TimeRemainingColumn())
+
+    with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
+        bar = progress.add_task(label, total=total)
+
+        def advance(completed: int, total: int | None = None) -> None:
+            progress.update(bar, completed=completed, total=total)
+
+        yield advance

@@ -6,12 +6,19 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from anchorlab.cli.core import parse_assignment, print_audit, stdout
+from anchorlab.cli.core import parse_assignment, print_audit, progress_bar, stdout
 from anchorlab.cli.main import UserError, cli
+from anchorlab.cli.options import (
+    backend_option,
+    device_option,
+    int_option,
+    ray_address_option,
+    set_option,
+    threads_option,
+    workers_option,
+)
 
 
 def parse_gammas(text: str) -> list[float]:
@@ -56,14 +63,8 @@ def _gamma_curve_presets_help() -> str:
 @click.option(
     "--seeds", type=click.IntRange(min=1), help="Seeds per gamma, 0..N-1 (default: preset's, 4)."
 )
-@click.option(
-    "--set",
-    "assignments",
-    multiple=True,
-    metavar="NAME=VALUE",
-    help="Any other fixed setting, e.g. --set norm=pre (GPT-2's own pre-LN) --set steps=1000.",
-)
-@click.option("--device", help="cpu, cuda or cuda:N (default: the preset's).")
+@set_option("Any other fixed setting, e.g. --set norm=pre (GPT-2's own pre-LN) --set steps=1000.")
+@device_option()
 @click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
@@ -71,20 +72,10 @@ def _gamma_curve_presets_help() -> str:
     show_default=True,
     help="Sweep directory: store, run directories, CSV and figure. Rerunning resumes.",
 )
-@click.option(
-    "--backend",
-    type=click.Choice(["local", "ray"]),
-    default="local",
-    show_default=True,
-    help="Where runs execute: worker processes here, or Ray.",
-)
-@click.option(
-    "--workers", type=click.IntRange(min=1), help="Runs in parallel (default: one per core)."
-)
-@click.option(
-    "--threads", type=click.IntRange(min=1), help="torch threads per run (default: cores/workers)."
-)
-@click.option("--ray-address", help="Ray cluster address (auto or HOST:PORT); Ray backend only.")
+@backend_option()
+@workers_option()
+@threads_option()
+@ray_address_option()
 @click.option(
     "--redraw",
     is_flag=True,
@@ -97,8 +88,8 @@ def gamma_curve_command(
 ):  # fmt: skip
     """Accuracy on the held-out pair against gamma, mean and spread over seeds (the study's
     GPT-2 panel); writes gamma_curve.png and gamma_curve.csv into --out."""
-    from anchorlab.sweeps import SweepStore, run_sweep
-    from anchorlab.sweeps.gamma_curve import build_sweep, describe, gamma_curve_spec, report
+    from anchorlab.sweeps import run_sweep
+    from anchorlab.sweeps.gamma_curve import build_sweep, describe, gamma_curve_spec
 
     overrides = dict(parse_assignment(a) for a in assignments)
     overrides["arch"] = arch
@@ -112,19 +103,16 @@ def gamma_curve_command(
     )
 
     if redraw:
-        _redraw(sweep, out, base)
+        if not (out / "sweep.db").is_file():
+            raise UserError(f"{out} holds no gamma curve (no sweep.db): run without --redraw first")
+        finished, runs = _report(sweep, out, base, create=False)
+        stdout.print(
+            f"{finished} of {runs} runs finished; figure {out / 'gamma_curve.png'}, "
+            f"table {out / 'gamma_curve.csv'}"
+        )
         return
 
-    with Progress(
-        TextColumn("[bold]gamma curve"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("runs"),
-        TimeRemainingColumn(),
-        console=Console(stderr=True),
-        transient=True,
-    ) as progress:
-        bar = progress.add_task("runs", total=len(spec.gammas) * len(spec.seeds))
+    with progress_bar("gamma curve", "runs", total=len(spec.gammas) * len(spec.seeds)) as advance:
         result = run_sweep(
             sweep,
             out,
@@ -132,14 +120,10 @@ def gamma_curve_command(
             workers=workers,
             threads=threads,
             ray_address=ray_address,
-            on_progress=lambda p: progress.update(bar, total=p.total, completed=p.done),
+            on_progress=lambda p: advance(p.done, p.total),
         )
 
-    with SweepStore(out / "sweep.db") as store:
-        keys = {job.key for _, job in sweep.jobs()}
-        records = store.records(keys)
-    points = report(records, out, base)
-    _print_points(points)
+    _report(sweep, out, base)
     stdout.print(
         f"{result.trained} trained, {result.reused} reused in {result.seconds:.0f} s; "
         f"figure {out / 'gamma_curve.png'}, table {out / 'gamma_curve.csv'}"
@@ -151,21 +135,18 @@ def gamma_curve_command(
         )
 
 
-def _redraw(sweep, out: Path, base) -> None:
+def _report(sweep, out: Path, base, create: bool = True) -> tuple[int, int]:
+    """Draw the curve from the runs of ``sweep`` stored in ``out`` and print its table;
+    returns (finished runs, runs of the sweep)."""
     from anchorlab.sweeps import SweepStore
     from anchorlab.sweeps.gamma_curve import report
 
-    if not (out / "sweep.db").is_file():
-        raise UserError(f"{out} holds no gamma curve (no sweep.db): run without --redraw first")
     keys = {job.key for _, job in sweep.jobs()}
-    with SweepStore(out / "sweep.db", create=False) as store:
+    with SweepStore(out / "sweep.db", create=create) as store:
         records = store.records(keys)
-    points = report(records, out, base)
-    _print_points(points)
-    stdout.print(
-        f"{len(records)} of {len(keys)} runs finished; figure {out / 'gamma_curve.png'}, "
-        f"table {out / 'gamma_curve.csv'}"
-    )
+
+    _print_points(report(records, out, base))
+    return len(records), len(keys)
 
 
 def _print_points(points) -> None:
@@ -189,15 +170,11 @@ def _print_points(points) -> None:
 
 @cli.command("init-audit-hf")
 @click.option("--gamma", type=float, default=0.5, show_default=True, help="Init rate (> 0).")
-@click.option("--layers", type=click.IntRange(min=1), default=2, show_default=True, help="n_layer.")
-@click.option("--width", type=click.IntRange(min=1), default=64, show_default=True, help="n_embd.")
-@click.option("--heads", type=click.IntRange(min=1), default=4, show_default=True, help="n_head.")
-@click.option(
-    "--vocab", type=click.IntRange(min=2), default=128, show_default=True, help="vocab_size."
-)
-@click.option(
-    "--positions", type=click.IntRange(min=1), default=16, show_default=True, help="n_positions."
-)
+@int_option("--layers", minimum=1, default=2, help="n_layer.")
+@int_option("--width", minimum=1, default=64, help="n_embd.")
+@int_option("--heads", minimum=1, default=4, help="n_head.")
+@int_option("--vocab", minimum=2, default=128, help="vocab_size.")
+@int_option("--positions", minimum=1, default=16, help="n_positions.")
 @click.option(
     "--embedding-fan-in",
     type=click.Choice(["width", "rows"]),
@@ -205,7 +182,7 @@ def _print_points(points) -> None:
     show_default=True,
     help="d_in of the token table (and so of the tied lm_head): its width or its rows.",
 )
-@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Seed.")
+@int_option("--seed", minimum=0, default=0, help="Seed.")
 @click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON.")
 def init_audit_hf(gamma, layers, width, heads, vocab, positions, embedding_fan_in, seed, as_json):
     """Per-tensor audit of the init rate on transformers' GPT2LMHeadModel built offline

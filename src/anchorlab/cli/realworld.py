@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import click
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from anchorlab.cli.core import progress_bar, stdout
 from anchorlab.cli.main import UserError, cli
+from anchorlab.cli.options import backend_option, device_option, threads_option, workers_option
 from anchorlab.tasks.anchor import TaskSpecError
 from anchorlab.tasks.datafiles import DATA_ENV, DataFileError
 from anchorlab.tasks.scan import PRIMITIVES, ScanCommandError, split_name
 
-stdout = Console(width=shutil.get_terminal_size((160, 24)).columns)
 _DATA_HELP = (
     f"Directory holding the data sets (scan/, cogs/). Default: ${DATA_ENV}, else "
     "<repository>/../shared/data. Nothing is ever downloaded."
@@ -52,26 +50,10 @@ def _int_list(text: str | None) -> tuple[int, ...] | None:
     "Rerunning resumes it.",
 )
 @click.option("--data", "data_dir", type=click.Path(path_type=Path), help=_DATA_HELP)
-@click.option(
-    "--workers",
-    type=click.IntRange(min=1),
-    default=None,
-    help="Runs in parallel (default: one per CPU core, at most one per run left).",
-)
-@click.option(
-    "--threads",
-    type=click.IntRange(min=1),
-    default=None,
-    help="torch threads per run (default: cores / workers).",
-)
-@click.option(
-    "--backend",
-    type=click.Choice(["local", "ray"]),
-    default="local",
-    show_default=True,
-    help="local: worker processes here; ray: a Ray cluster (needs the ray extra).",
-)
-@click.option("--device", help="cpu, cuda or cuda:N (default: the preset's).")
+@workers_option()
+@threads_option()
+@backend_option()
+@device_option()
 @click.option("--sizes", help="Comma-separated training-set sizes (default: the preset's).")
 @click.option("--seeds", help="Comma-separated seeds (default: the preset's).")
 def realworld_command(
@@ -84,19 +66,7 @@ def realworld_command(
     try:
         description = preset(dataset, preset_name).description
         stdout.print(f"{dataset} ({preset_name}): {description}")
-        with Progress(
-            TextColumn("[bold]runs"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeRemainingColumn(),
-            console=Console(stderr=True),
-            transient=True,
-        ) as progress:
-            bar = progress.add_task("runs", total=None)
-
-            def on_progress(state) -> None:
-                progress.update(bar, total=state.total, completed=state.done)
-
+        with progress_bar("runs") as advance:
             rows = run_realworld_sweep(
                 dataset,
                 preset_name,
@@ -108,7 +78,7 @@ def realworld_command(
                 backend=backend,
                 train_sizes=_int_list(sizes),
                 seeds=_int_list(seeds),
-                on_progress=on_progress,
+                on_progress=lambda state: advance(state.done, state.total),
             )
     except (DataFileError, ScanCommandError, TaskSpecError) as error:
         raise UserError(str(error)) from None

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import time
 from pathlib import Path
@@ -20,8 +19,15 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from anchorlab.cli.core import parse_assignment
+from anchorlab.cli.core import check_writable, parse_assignment
 from anchorlab.cli.main import UserError, cli
+from anchorlab.cli.options import (
+    backend_option,
+    ray_address_option,
+    set_option,
+    threads_option,
+    workers_option,
+)
 from anchorlab.sweeps.phase_diagram import SWEEP_PRESETS
 
 stdout = Console(width=shutil.get_terminal_size((120, 24)).columns)
@@ -89,17 +95,6 @@ def _parse_lr_search(k: int | None, lr_range: str | None, file_value: Any):
         raise UserError(str(error).splitlines()[-1].strip()) from None
 
 
-def _check_writable(path: Path) -> None:
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        probe = path / f".write-test-{os.getpid()}"
-        probe.touch()
-        probe.unlink()
-    except OSError as error:
-        reason = error.strerror or str(error)
-        raise UserError(f"cannot write to {path}: {reason}; choose another --out") from None
-
-
 @cli.command("phase-diagram", epilog=_preset_help())
 @click.option(
     "--preset",
@@ -117,13 +112,7 @@ def _check_writable(path: Path) -> None:
     "--axis gamma=0.3,0.5,0.8 --axis depth=2:4 --axis seed=0,1. Replaces the preset's axis of "
     "that name; any run setting works (lr, weight_decay, heads, norm, train.steps...).",
 )
-@click.option(
-    "--set",
-    "assignments",
-    multiple=True,
-    metavar="NAME=VALUE",
-    help="Fix a run setting for every cell, e.g. --set train.steps=2000. Repeatable.",
-)
+@set_option("Fix a run setting for every cell, e.g. --set train.steps=2000. Repeatable.")
 @click.option(
     "--config",
     "config_file",
@@ -153,30 +142,10 @@ def _check_writable(path: Path) -> None:
     help="Sweep directory: store (sweep.db), run directories, figure, CSV. Rerunning the same "
     "command resumes; finished cells are never trained again.",
 )
-@click.option(
-    "--backend",
-    type=click.Choice(["local", "ray"]),
-    default=None,
-    help="local (default): worker processes on this machine. ray: Ray tasks "
-    "(pip install 'anchorlab[ray]').",
-)
-@click.option(
-    "--ray-address",
-    metavar="auto|HOST:PORT",
-    help="Ray cluster to join; without it --backend ray starts a local Ray instance.",
-)
-@click.option(
-    "--workers",
-    type=click.IntRange(min=1),
-    default=None,
-    help="Runs in parallel (default: one per CPU core, at most one per cell to run).",
-)
-@click.option(
-    "--threads",
-    type=click.IntRange(min=1),
-    default=None,
-    help="torch threads per run (default: cores / workers).",
-)
+@backend_option(default=None)
+@ray_address_option()
+@workers_option()
+@threads_option()
 @click.option("--dry-run", is_flag=True, help="List the cells and what is stored; train nothing.")
 def phase_diagram_command(
     preset_name,
@@ -237,7 +206,7 @@ def phase_diagram_command(
     if dry_run:
         _print_dry_run(sweep, out)
         return
-    _check_writable(out)
+    check_writable(out)
     _open_store_or_fail(out)
 
     started = time.perf_counter()
@@ -428,7 +397,7 @@ def plot_command(sweep_dir: Path, out: Path | None) -> None:
         records = store.records(entry["key"] for entry in cells)
     spec = PhaseDiagramSpec.from_dict(spec_data)
     target = out or sweep_dir
-    _check_writable(target)
+    check_writable(target)
     missing = len({entry["key"] for entry in cells}) - len(records)
     if missing:
         stderr.print(f"{missing} of the grid's runs are not finished: drawing what is stored")
