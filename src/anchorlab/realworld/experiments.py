@@ -140,121 +140,132 @@ class Preset:
 
 PRESETS: dict[tuple[str, str], Preset] = {}
 
+_SIZES = {
+    "cpu": (_CPU_MODEL, "cpu"),
+    "smoke": (_SMOKE_MODEL, "cpu"),
+    "paper": (_PAPER_MODEL, "cuda"),
+}
+"""Model and device of each preset name."""
+_SMOKE_RUN = {"seeds": (0,), "steps": 30, "batch_size": 32, "lr": 3e-3, "evaluations": 1}
 
-def _register(preset: Preset) -> None:
-    PRESETS[(preset.dataset, preset.name)] = preset
+
+def _register(
+    dataset: str,
+    name: str,
+    description: str,
+    *,
+    train_sizes: tuple[int, ...],
+    seeds: tuple[int, ...],
+    steps: int,
+    batch_size: int,
+    lr: float,
+    evaluations: int = 4,
+    task: Mapping[str, Any],
+) -> None:
+    """Adds ``PRESETS[(dataset, name)]`` with the model and device of ``name`` (cpu, smoke or
+    paper) and the schedule of ``_train``."""
+    model, device = _SIZES[name]
+    train_block = _train(steps, batch_size, lr, device, evaluations)
+    PRESETS[(dataset, name)] = Preset(
+        dataset, name, description, train_sizes, seeds, model, train_block, task
+    )
 
 
 _SCAN_TASK = {"split": "addprim_turn_left", "source": "official", "n_train_eval": 1000}
 _register(
-    Preset(
-        "scan",
-        "cpu",
-        "addprim_turn_left, 2-layer d_model 64, 1000 steps of 64; 3 sizes x 2 seeds",
-        train_sizes=(1000, 4000, 21890),
-        seeds=(0, 1),
-        model=_CPU_MODEL,
-        train=_train(1000, 64, 1e-3, "cpu"),
-        task=_SCAN_TASK,
-    )
+    "scan",
+    "cpu",
+    "addprim_turn_left, 2-layer d_model 64, 1000 steps of 64; 3 sizes x 2 seeds",
+    train_sizes=(1000, 4000, 21890),
+    seeds=(0, 1),
+    steps=1000,
+    batch_size=64,
+    lr=1e-3,
+    task=_SCAN_TASK,
 )
 _register(
-    Preset(
-        "scan",
-        "smoke",
-        "1-layer d_model 32, 30 steps; sizes 200 and 400, 1 seed: seconds, for tests",
-        train_sizes=(200, 400),
-        seeds=(0,),
-        model=_SMOKE_MODEL,
-        train=_train(30, 32, 3e-3, "cpu", evaluations=1),
-        task=_SCAN_TASK | {"n_train_eval": 100},
-    )
+    "scan",
+    "smoke",
+    "1-layer d_model 32, 30 steps; sizes 200 and 400, 1 seed: seconds, for tests",
+    train_sizes=(200, 400),
+    task=_SCAN_TASK | {"n_train_eval": 100},
+    **_SMOKE_RUN,
 )
 _register(
-    Preset(
-        "scan",
-        "paper",
-        "addprim_turn_left, 6-layer d_model 512, 20k steps of 256; 5 sizes x 5 seeds (GPU)",
-        train_sizes=(1000, 2000, 5000, 10000, 21890),
-        seeds=(0, 1, 2, 3, 4),
-        model=_PAPER_MODEL,
-        train=_train(20_000, 256, 3e-4, "cuda", evaluations=20),
-        task=_SCAN_TASK,
-    )
+    "scan",
+    "paper",
+    "addprim_turn_left, 6-layer d_model 512, 20k steps of 256; 5 sizes x 5 seeds (GPU)",
+    train_sizes=(1000, 2000, 5000, 10000, 21890),
+    seeds=(0, 1, 2, 3, 4),
+    steps=20_000,
+    batch_size=256,
+    lr=3e-4,
+    evaluations=20,
+    task=_SCAN_TASK,
 )
 _register(
-    Preset(
-        "cogs",
-        "cpu",
-        "2-layer d_model 64, 1200 steps of 32; sizes 4000 and 24155 x 2 seeds; test "
-        "sample 500, gen 20 per category",
-        train_sizes=(4000, 24155),
-        seeds=(0, 1),
-        model=_CPU_MODEL,
-        train=_train(1200, 32, 1e-3, "cpu"),
-        task={"n_test": 500, "per_category": 20, "eval_seed": 0},
-    )
+    "cogs",
+    "cpu",
+    "2-layer d_model 64, 1200 steps of 32; sizes 4000 and 24155 x 2 seeds; test "
+    "sample 500, gen 20 per category",
+    train_sizes=(4000, 24155),
+    seeds=(0, 1),
+    steps=1200,
+    batch_size=32,
+    lr=1e-3,
+    task={"n_test": 500, "per_category": 20, "eval_seed": 0},
 )
 _register(
-    Preset(
-        "cogs",
-        "smoke",
-        "1-layer d_model 32, 30 steps; 200 examples, 1 seed; 50 test, 2 gen per category",
-        train_sizes=(200,),
-        seeds=(0,),
-        model=_SMOKE_MODEL,
-        train=_train(30, 32, 3e-3, "cpu", evaluations=1),
-        task={"n_test": 50, "per_category": 2, "eval_seed": 0},
-    )
+    "cogs",
+    "smoke",
+    "1-layer d_model 32, 30 steps; 200 examples, 1 seed; 50 test, 2 gen per category",
+    train_sizes=(200,),
+    task={"n_test": 50, "per_category": 2, "eval_seed": 0},
+    **_SMOKE_RUN,
 )
 _register(
-    Preset(
-        "cogs",
-        "paper",
-        "6-layer d_model 512, 30k steps of 128; 5 sizes x 3 seeds; full test and gen (GPU)",
-        train_sizes=(2000, 5000, 10000, 20000, 24155),
-        seeds=(0, 1, 2),
-        model=_PAPER_MODEL,
-        train=_train(30_000, 128, 3e-4, "cuda", evaluations=10),
-        task={"n_test": None, "per_category": None, "eval_seed": 0},
-    )
+    "cogs",
+    "paper",
+    "6-layer d_model 512, 30k steps of 128; 5 sizes x 3 seeds; full test and gen (GPU)",
+    train_sizes=(2000, 5000, 10000, 20000, 24155),
+    seeds=(0, 1, 2),
+    steps=30_000,
+    batch_size=128,
+    lr=3e-4,
+    evaluations=10,
+    task={"n_test": None, "per_category": None, "eval_seed": 0},
 )
 _ADDITION_TASK = {"max_operand": 999, "held_out": (400, 600), "reverse_sum": True}
 _register(
-    Preset(
-        "addition",
-        "cpu",
-        "2-layer d_model 64, 1500 steps of 64; 3 sizes x 2 seeds; 1000 test pairs each",
-        train_sizes=(500, 1500, 5000),
-        seeds=(0, 1),
-        model=_CPU_MODEL,
-        train=_train(1500, 64, 1e-3, "cpu"),
-        task=_ADDITION_TASK | {"n_test": 1000},
-    )
+    "addition",
+    "cpu",
+    "2-layer d_model 64, 1500 steps of 64; 3 sizes x 2 seeds; 1000 test pairs each",
+    train_sizes=(500, 1500, 5000),
+    seeds=(0, 1),
+    steps=1500,
+    batch_size=64,
+    lr=1e-3,
+    task=_ADDITION_TASK | {"n_test": 1000},
 )
 _register(
-    Preset(
-        "addition",
-        "smoke",
-        "1-layer d_model 32, 30 steps; sizes 200 and 400, 1 seed: seconds, for tests",
-        train_sizes=(200, 400),
-        seeds=(0,),
-        model=_SMOKE_MODEL,
-        train=_train(30, 32, 3e-3, "cpu", evaluations=1),
-        task=_ADDITION_TASK | {"n_test": 100},
-    )
+    "addition",
+    "smoke",
+    "1-layer d_model 32, 30 steps; sizes 200 and 400, 1 seed: seconds, for tests",
+    train_sizes=(200, 400),
+    task=_ADDITION_TASK | {"n_test": 100},
+    **_SMOKE_RUN,
 )
 _register(
-    Preset(
-        "addition",
-        "paper",
-        "6-layer d_model 512, 20k steps of 256; 5 sizes x 5 seeds; 10k test pairs (GPU)",
-        train_sizes=(3000, 10_000, 30_000, 100_000, 300_000),
-        seeds=(0, 1, 2, 3, 4),
-        model=_PAPER_MODEL,
-        train=_train(20_000, 256, 3e-4, "cuda", evaluations=20),
-        task=_ADDITION_TASK | {"n_test": 10_000},
-    )
+    "addition",
+    "paper",
+    "6-layer d_model 512, 20k steps of 256; 5 sizes x 5 seeds; 10k test pairs (GPU)",
+    train_sizes=(3000, 10_000, 30_000, 100_000, 300_000),
+    seeds=(0, 1, 2, 3, 4),
+    steps=20_000,
+    batch_size=256,
+    lr=3e-4,
+    evaluations=20,
+    task=_ADDITION_TASK | {"n_test": 10_000},
 )
 
 
