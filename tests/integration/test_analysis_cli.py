@@ -20,19 +20,6 @@ FAST = (
     "--threads",
     "1",
 )
-NUMBERS = {
-    "layer1_anchor_to_key",
-    "layer1_last_to_anchors",
-    "layer2_anchor_to_key",
-    "layer2_last_to_anchors",
-    "mirror_pair_ratio",
-    "equal_target_cosine_gap",
-    "value_single_anchor_cosine_gap",
-    "wq1_groups",
-    "wq1_mean_abs_cosine",
-    "embedding_order",
-    "embedding_effective_rank",
-}
 FIGURES = {
     "information_flow.png",
     "information_flow.svg",
@@ -64,12 +51,14 @@ def sweep_dir(tmp_path_factory):
     return root
 
 
-def test_analyze_a_run_writes_every_number_and_figure(anchorlab_cli, sweep_dir, tmp_path):
+def test_analyze_a_run_writes_every_number_and_figure(
+    anchorlab_cli, sweep_dir, tmp_path, analysis_numbers
+):
     out = tmp_path / "analysis"
     result = anchorlab_cli("analyze", str(sweep_dir / "runs" / "g0.8"), "--out", str(out), *FAST)
 
     report = json.loads((out / "analysis.json").read_text())
-    assert NUMBERS <= set(report["numbers"])
+    assert analysis_numbers <= set(report["numbers"])
     assert report["run"]["gamma"] == 0.8 and report["run"]["depth"] == 2
     assert "blocks.0.attn.query" in report["stable_rank"]
     assert len(report["embedding_covariance_eigenvalues"]) == 32
@@ -78,14 +67,16 @@ def test_analyze_a_run_writes_every_number_and_figure(anchorlab_cli, sweep_dir, 
     assert "mirror_pair_ratio" in result.stdout
 
 
-def test_analyze_over_training_has_a_value_per_checkpoint(anchorlab_cli, sweep_dir, tmp_path):
+def test_analyze_over_training_has_a_value_per_checkpoint(
+    anchorlab_cli, sweep_dir, tmp_path, analysis_numbers
+):
     out = tmp_path / "analysis"
     args = ("analyze", str(sweep_dir / "runs" / "g0.8"), "--out", str(out), "--over-training")
     anchorlab_cli(*args, *FAST, "--tsne-points", "0")
 
     curve = json.loads((out / "analysis.json").read_text())["over_training"]
     assert curve["steps"] == [0, 15, 30]
-    assert all(len(curve["numbers"][name]) == 3 for name in NUMBERS)
+    assert all(len(curve["numbers"][name]) == 3 for name in analysis_numbers)
     assert (out / "over_training.png").is_file()
     assert not (out / "representation_tsne.png").exists()
 

@@ -5,28 +5,17 @@ from collections import Counter
 
 import pytest
 
-from anchorlab.tasks.datafiles import dataset_dir
-
-
-def official(name):
-    path = dataset_dir(name)
-    if not path.is_dir():
-        pytest.skip(
-            f"official {name} files not found at {path}: set ANCHORLAB_DATA to the directory "
-            f"holding {name}/ to run this test"
-        )
-    return path
-
 
 @pytest.mark.parametrize("part", ["train", "test"])
-def test_scan_export_matches_the_official_file_as_a_multiset(anchorlab_cli, tmp_path, part):
-    root = official("scan")
+def test_scan_export_matches_the_official_file_as_a_multiset(
+    anchorlab_cli, tmp_path, part, official_scan_dir
+):
     out = tmp_path / f"{part}.txt"
     result = anchorlab_cli(
         "scan", "export", "--split", "addprim_turn_left", "--part", part, "--out", str(out)
     )
     assert "from the grammar" in result.stdout
-    official_file = root / "add_prim_split" / f"tasks_{part}_addprim_turn_left.txt"
+    official_file = official_scan_dir / "add_prim_split" / f"tasks_{part}_addprim_turn_left.txt"
     assert Counter(out.read_text().splitlines()) == Counter(official_file.read_text().splitlines())
 
 
@@ -83,9 +72,8 @@ def test_realworld_addition_smoke_writes_figure_csv_summary_and_resumes(anchorla
     assert again.stdout.count("| small init") == 2  # same table, nothing retrained
 
 
+@pytest.mark.usefixtures("official_scan_dir", "official_cogs_dir")
 def test_realworld_scan_and_cogs_smoke_on_the_official_files(anchorlab_cli, tmp_path):
-    official("scan")
-    official("cogs")
     anchorlab_cli(
         "realworld", "scan", "--preset", "smoke", "--out", str(tmp_path / "scan"),
         "--sizes", "200", "--seeds", "0",

@@ -5,21 +5,11 @@ import pytest
 
 from anchorlab.tasks import addition, cogs
 from anchorlab.tasks.anchor import TaskSpecError
-from anchorlab.tasks.datafiles import DataFileError, dataset_dir
+from anchorlab.tasks.datafiles import DataFileError
 
 
-def official_cogs_dir():
-    path = dataset_dir("cogs")
-    if not path.is_dir():
-        pytest.skip(
-            f"official COGS files not found at {path}: set ANCHORLAB_DATA to the directory "
-            "holding cogs/ to test the loader on them"
-        )
-    return path
-
-
+@pytest.mark.usefixtures("official_cogs_dir")
 def test_cogs_loader_reads_the_official_files():
-    official_cogs_dir()
     parts = cogs.load_cogs()
     assert {name: len(rows) for name, rows in parts.items()} == {
         "train": 24_155,

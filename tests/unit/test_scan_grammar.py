@@ -5,17 +5,7 @@ from collections import Counter
 import pytest
 
 from anchorlab.tasks import scan
-from anchorlab.tasks.datafiles import DataFileError, dataset_dir
-
-
-def official_scan_dir():
-    path = dataset_dir("scan")
-    if not path.is_dir():
-        pytest.skip(
-            f"official SCAN files not found at {path}: set ANCHORLAB_DATA to the directory "
-            "holding scan/ to compare the generator with them"
-        )
-    return path
+from anchorlab.tasks.datafiles import DataFileError
 
 
 def lines(examples):
@@ -85,23 +75,21 @@ def test_split_names_round_trip_and_unknown_splits_are_refused():
         scan.primitive_of("addprim_fly")
 
 
-def test_generator_reproduces_tasks_txt_as_a_multiset():
-    root = official_scan_dir()
-    official = scan.load_scan_file(root / "tasks.txt")
+def test_generator_reproduces_tasks_txt_as_a_multiset(official_scan_dir):
+    official = scan.load_scan_file(official_scan_dir / "tasks.txt")
     assert lines(scan.all_examples()) == lines(official)
 
 
+@pytest.mark.usefixtures("official_scan_dir")
 def test_generator_reproduces_addprim_turn_left_as_multisets():
-    official_scan_dir()
     generated = scan.add_primitive_split("turn left")
     official = scan.load_split("addprim_turn_left", "official")
     assert lines(generated.train) == lines(official.train)
     assert lines(generated.test) == lines(official.test)
 
 
-def test_exported_lines_equal_the_official_bytes_as_a_multiset():
-    root = official_scan_dir()
-    text = (root / "add_prim_split" / "tasks_test_addprim_turn_left.txt").read_text()
+def test_exported_lines_equal_the_official_bytes_as_a_multiset(official_scan_dir):
+    text = (official_scan_dir / "add_prim_split" / "tasks_test_addprim_turn_left.txt").read_text()
     generated = scan.add_primitive_split("turn left").test
     assert Counter(text.splitlines()) == Counter(e.line() for e in generated)
 
