@@ -4,9 +4,22 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import Any
 
-from anchorlab.config import RunConfig, run_config_from_dict
+from anchorlab.config import RunConfig, preset, run_config_from_dict, with_overrides
 from anchorlab.sweeps.engine import Job
+
+
+class OnRunPreset:
+    """Mixin of the sweep specs: every run starts from the run preset ``run_preset`` with the
+    fixed settings ``overrides``; the sweep's axes come on top."""
+
+    run_preset: str
+    overrides: dict[str, Any]
+
+    def base_config(self) -> RunConfig:
+        """The run preset with the fixed settings applied (refuses as ``with_overrides``)."""
+        return with_overrides(preset(self.run_preset), self.overrides)
 
 
 def run_anchor(config: dict, run_dir: Path) -> dict:

@@ -24,8 +24,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from anchorlab.config import ConfigError, RunConfig, preset, resolve_path, with_overrides
-from anchorlab.sweeps.anchor import anchor_job
+from anchorlab.config import ConfigError, RunConfig, resolve_path, with_overrides
+from anchorlab.sweeps.anchor import OnRunPreset, anchor_job
 from anchorlab.sweeps.engine import Job, Sweep
 from anchorlab.sweeps.store import RunRecord
 
@@ -76,7 +76,7 @@ DEFAULT_PRESET = "cpu"
 
 
 @dataclasses.dataclass
-class GammaCurveSpec:
+class GammaCurveSpec(OnRunPreset):
     """What to sweep: a run preset, fixed settings, the gammas and the seeds."""
 
     preset: str
@@ -87,9 +87,6 @@ class GammaCurveSpec:
 
     def to_dict(self) -> dict[str, Any]:
         return {"kind": "gamma-curve", **dataclasses.asdict(self)}
-
-    def base_config(self) -> RunConfig:
-        return with_overrides(preset(self.run_preset), self.overrides)
 
 
 def gamma_curve_spec(

@@ -23,8 +23,8 @@ import numpy as np
 from pydantic import ConfigDict, model_validator
 from pydantic.dataclasses import dataclass as validated_dataclass
 
-from anchorlab.config import ConfigError, RunConfig, preset, resolve_path, with_overrides
-from anchorlab.sweeps.anchor import anchor_job
+from anchorlab.config import ConfigError, resolve_path, with_overrides
+from anchorlab.sweeps.anchor import OnRunPreset, anchor_job
 from anchorlab.sweeps.engine import Job, Sweep
 from anchorlab.sweeps.store import canonical_json
 
@@ -102,7 +102,7 @@ DEFAULT_PRESET = "cpu"
 
 
 @dataclasses.dataclass
-class PhaseDiagramSpec:
+class PhaseDiagramSpec(OnRunPreset):
     """What to sweep. Build with :func:`phase_diagram_spec`; store with :meth:`to_dict`."""
 
     preset: str
@@ -132,9 +132,6 @@ class PhaseDiagramSpec:
             dict(data.get("overrides", {})),
             LRSearch(**search) if search else None,
         )
-
-    def base_config(self) -> RunConfig:
-        return with_overrides(preset(self.run_preset), self.overrides)
 
     def extra_axes(self) -> list[str]:
         """Axes other than gamma, depth and seed (each value gets its own figure)."""
