@@ -28,11 +28,8 @@ from anchorlab.config import ConfigError, RunConfig, resolve_path, with_override
 from anchorlab.sweeps.anchor import OnRunPreset, anchor_job
 from anchorlab.sweeps.engine import Job, Sweep
 from anchorlab.sweeps.store import RunRecord
+from anchorlab.train.run import FIT_THRESHOLD, INFERENTIAL, SEEN_TEST, SYMMETRIC
 
-INFERENTIAL = "inferential_accuracy"
-SYMMETRIC = "symmetric_accuracy"
-SEEN_TEST = "seen_test_accuracy"
-FIT_THRESHOLD = 0.9
 SUMMARY_CSV = "gamma_curve.csv"
 RUNS_CSV = "gamma_curve_runs.csv"
 FIGURE = "gamma_curve.png"
