@@ -131,3 +131,37 @@ def test_console_entry_point_reports_bad_input_in_one_line():
     result = run_subprocess("train", "--depth", "0", "--out", "x")
     assert result.returncode == 2
     assert result.stderr.strip().count("\n") == 0 and "--depth" in result.stderr
+
+
+def test_a_finished_run_is_never_overwritten_unless_asked(anchorlab_cli, tmp_path):
+    args = ["train", "--preset", "smoke", "--set", "threads=1", "--out", str(tmp_path)]
+    anchorlab_cli(*args, "--checkpoint-every", "30")
+    weights = (tmp_path / "model.safetensors").read_bytes()
+
+    refused = anchorlab_cli(*args, "--seed", "1", check=False)
+    assert refused.returncode == 2 and "--overwrite" in refused.stderr
+    assert (tmp_path / "model.safetensors").read_bytes() == weights
+
+    anchorlab_cli(*args, "--seed", "1", "--overwrite")
+    assert (tmp_path / "model.safetensors").read_bytes() != weights
+    assert not (tmp_path / "checkpoints").exists()  # the replaced run's are gone
+
+
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        (("model.safetensors", b"garbage"), "cannot be loaded"),
+        (("config.json", b'{"model": '), "config.json is damaged"),
+        (("config.json", b'{"foo": 1}'), "config.json: foo"),
+    ],
+)
+def test_a_damaged_run_directory_is_named_in_one_line(anchorlab_cli, tmp_path, damage, message):
+    run = tmp_path / "run"
+    anchorlab_cli("train", "--preset", "smoke", "--set", "threads=1", "--out", str(run))
+    name, content = damage
+    (run / name).write_bytes(content)
+
+    result = anchorlab_cli("analyze", str(run), "--out", str(tmp_path / "a"), check=False)
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert result.returncode == 2
+    assert message in lines[-1] and "Traceback" not in result.stderr, result.stderr

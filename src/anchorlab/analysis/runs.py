@@ -19,8 +19,9 @@ from typing import Any
 import numpy as np
 
 from anchorlab.analysis.mechanism import AnalysisSettings, MechanismAnalysis, analyze_model
-from anchorlab.config import RunConfig, run_config_from_dict
+from anchorlab.config import RunConfig
 from anchorlab.tasks.anchor import task_preset
+from anchorlab.train.run import read_run_files
 
 logger = logging.getLogger(__name__)
 
@@ -90,9 +91,7 @@ def read_run(run_dir: str | Path) -> RunEntry:
         raise AnalysisInputError(
             f"{run_dir} has no {WEIGHTS}: the run did not finish; rerun anchorlab train"
         )
-    config = run_config_from_dict(json.loads((run_dir / "config.json").read_text()))
-    metrics_path = run_dir / "metrics.json"
-    metrics = json.loads(metrics_path.read_text()) if metrics_path.is_file() else None
+    config, metrics = read_run_files(run_dir)
     return RunEntry(run_dir=run_dir, config=config, metrics=metrics)
 
 

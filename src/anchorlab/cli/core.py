@@ -115,7 +115,7 @@ def task() -> None:
 def task_export(variant: str, split: str, n: int, seed: int, out: Path) -> None:
     """Write sequences of one split as JSON lines (tokens, key, pair, targets)."""
     data = generate(task_preset(variant), split, n, seed)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    check_writable(out.parent)
     with out.open("w") as handle:
         for record in data.records():
             handle.write(json.dumps(record) + "\n")
@@ -137,8 +137,13 @@ def task_export(variant: str, split: str, n: int, seed: int, out: Path) -> None:
     default=None,
     help="Also save weights every N steps (for analyses over training).",
 )
+@click.option(
+    "--overwrite",
+    is_flag=True,
+    help="Replace a finished run already in --out (otherwise it is refused, never touched).",
+)
 def train_command(
-    preset_name, gamma, depth, seed, device, assignments, arch, out, checkpoint_every
+    preset_name, gamma, depth, seed, device, assignments, arch, out, checkpoint_every, overwrite
 ):
     """Train one model on the anchor task and label its solution."""
     from anchorlab.train.run import run_experiment
@@ -147,7 +152,12 @@ def train_command(
     if checkpoint_every is not None:
         extra += (f"train.checkpoint_every={checkpoint_every}",)
     config = build_config(preset_name, gamma, depth, seed, device, extra, arch)
+    if (out / "metrics.json").is_file() and not overwrite:
+        raise UserError(
+            f"{out} already holds a finished run; choose another --out or pass --overwrite"
+        )
     check_writable(out)
+    shutil.rmtree(out / "checkpoints", ignore_errors=True)  # a replaced run's would mix in
 
     with progress_bar("training", "steps", total=config.train.steps) as advance:
         metrics = run_experiment(config, out, on_step=advance)

@@ -4,6 +4,7 @@ itself on ``cli``; this module owns error handling and logging."""
 from __future__ import annotations
 
 import logging
+import sqlite3
 import sys
 
 import click
@@ -56,9 +57,30 @@ def main(argv: list[str] | None = None) -> None:
         console.print(f"anchorlab: error: {error}", markup=False)
         sys.exit(2)
     except KeyboardInterrupt:
-        console.print("anchorlab: interrupted")
+        console.print("anchorlab: interrupted; rerun the same command to continue")
         sys.exit(130)
+    except (ValueError, OSError, sqlite3.Error) as error:
+        # Input no specific check caught (a value a library refused, a path that is a file):
+        # still one line, and the traceback only when asked for.
+        _log_traceback(argv)
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        console.print(f"anchorlab: error: {reason}", markup=False)
+        sys.exit(2)
+    except Exception as error:
+        _log_traceback(argv)
+        console.print(
+            f"anchorlab: internal error: {type(error).__name__}: {error}; rerun with -v for the "
+            "traceback and report it",
+            markup=False,
+        )
+        sys.exit(1)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _log_traceback(argv: list[str] | None) -> None:
+    words = sys.argv[1:] if argv is None else argv
+    if "-v" in words or "--verbose" in words:
+        console.print_exception()
 
 
 def _user_error_types() -> tuple[type[BaseException], ...]:
@@ -66,10 +88,14 @@ def _user_error_types() -> tuple[type[BaseException], ...]:
     from anchorlab.init import InitRateError
     from anchorlab.sweeps.store import SweepError
     from anchorlab.tasks import TaskSpecError
+    from anchorlab.train.run import RunDirectoryError
+    from anchorlab.train.trainer import DeviceError
 
     return (
         ConfigError,
+        DeviceError,
         InitRateError,
+        RunDirectoryError,
         SweepError,
         TaskSpecError,
         FileNotFoundError,

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -28,6 +29,7 @@ from anchorlab.cli.options import (
     threads_option,
     workers_option,
 )
+from anchorlab.config import one_line
 from anchorlab.sweeps.phase_diagram import SWEEP_PRESETS
 
 stdout = Console(width=shutil.get_terminal_size((120, 24)).columns)
@@ -77,8 +79,8 @@ def _parse_lr_search(k: int | None, lr_range: str | None, file_value: Any):
             return None
         try:
             return LRSearch(**file_value)
-        except Exception as error:
-            raise UserError(f"lr_search in the sweep file: {error}".splitlines()[0]) from None
+        except (TypeError, ValidationError) as error:
+            raise UserError(f"lr_search in the sweep file: {_reason(error)}") from None
     if k == 0:
         return None
     low, high = 1e-4, 3e-4
@@ -91,8 +93,12 @@ def _parse_lr_search(k: int | None, lr_range: str | None, file_value: Any):
             ) from None
     try:
         return LRSearch(k=k or 9, low=low, high=high)
-    except Exception as error:
-        raise UserError(str(error).splitlines()[-1].strip()) from None
+    except ValidationError as error:
+        raise UserError(f"--lr-search/--lr-range: {_reason(error)}") from None
+
+
+def _reason(error: Exception) -> str:
+    return one_line(error) if isinstance(error, ValidationError) else str(error)
 
 
 @cli.command("phase-diagram", epilog=_preset_help())

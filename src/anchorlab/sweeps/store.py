@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import sqlite3
 import time
 from collections.abc import Iterable, Mapping
@@ -138,7 +139,7 @@ class SweepStore:
             raise StoreError(f"{self.path}: no sweep store here; run a sweep into this directory")
         new = not self.path.exists() or self.path.stat().st_size == 0
         try:
-            self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            self._db = self._connect(read_only=not create)
             self._db.execute("PRAGMA busy_timeout = 30000")
             if new:
                 self._create()
@@ -148,6 +149,14 @@ class SweepStore:
             raise StoreError(
                 f"{self.path} is damaged or not a sweep store ({error}); {fix}"
             ) from None
+
+    def _connect(self, read_only: bool) -> sqlite3.Connection:
+        # A store in a directory this user cannot write (a shared, read-only copy) is opened
+        # immutable, since SQLite cannot create its side files there; reading still works.
+        if read_only and not os.access(self.path.parent, os.W_OK):
+            uri = f"{self.path.resolve().as_uri()}?immutable=1"
+            return sqlite3.connect(uri, uri=True, isolation_level=None)
+        return sqlite3.connect(self.path, timeout=30, isolation_level=None)
 
     def _create(self) -> None:
         self._db.execute("PRAGMA journal_mode = WAL")
@@ -165,7 +174,8 @@ class SweepStore:
     def _check(self, fix: str) -> None:
         status = self._db.execute("PRAGMA quick_check").fetchone()[0]
         if status != "ok":
-            raise StoreError(f"{self.path} is damaged (SQLite: {status}); {fix}")
+            first = status.splitlines()[0]
+            raise StoreError(f"{self.path} is damaged (SQLite: {first}); {fix}")
         tables = {r[0] for r in self._db.execute("SELECT name FROM sqlite_master")}
         if "meta" not in tables:
             raise StoreError(f"{self.path} is an SQLite file but not a sweep store; {fix}")

@@ -19,10 +19,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 import anchorlab
-from anchorlab.config import RunConfig, run_config_from_dict
+from anchorlab.config import ConfigError, RunConfig, run_config_from_dict
 from anchorlab.init import apply_init_rate, check_distinct_layers
 from anchorlab.models.decoder import AnchorTransformer
 from anchorlab.tasks.anchor import AnchorData, TaskSpec, generate, task_preset
@@ -194,16 +195,51 @@ def load_run(run_dir: str | os.PathLike, weights: str = "model.safetensors"):
     config_path = run / "config.json"
     if not config_path.is_file():
         raise FileNotFoundError(f"{run} is not a run directory (no config.json)")
-    config = run_config_from_dict(json.loads(config_path.read_text()))
+    config, metrics = read_run_files(run)
+
     weights_path = run / weights if not Path(weights).is_absolute() else Path(weights)
     if not weights_path.is_file():
         raise FileNotFoundError(f"{weights_path} is missing: the run did not finish")
     model = AnchorTransformer(config.model)
-    model.load_state_dict(load_file(str(weights_path)), strict=True)
+    try:
+        model.load_state_dict(load_file(str(weights_path)), strict=True)
+    except (RuntimeError, OSError, ValueError, SafetensorError) as error:
+        reason = str(error).strip().splitlines()[0]
+        raise RunDirectoryError(
+            f"{weights_path} cannot be loaded into the model of {config_path} ({reason}); "
+            "retrain the run or restore its files"
+        ) from None
     model.eval()
-    metrics_path = run / "metrics.json"
-    metrics = json.loads(metrics_path.read_text()) if metrics_path.is_file() else None
     return config, model, metrics
+
+
+def read_run_files(run_dir: Path) -> tuple[RunConfig, dict | None]:
+    """A run directory's configuration and metrics (None while unfinished); a damaged or
+    foreign ``config.json`` or ``metrics.json`` is refused naming the file."""
+    config_path = run_dir / "config.json"
+    try:
+        config = run_config_from_dict(_read_json(config_path))
+    except ConfigError as error:
+        raise RunDirectoryError(f"{config_path}: {error}") from None
+    metrics_path = run_dir / "metrics.json"
+    metrics = _read_json(metrics_path) if metrics_path.is_file() else None
+    return config, metrics
+
+
+class RunDirectoryError(ValueError):
+    """A run directory whose files are damaged or do not match each other."""
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        data = json.loads(path.read_text())
+        if not isinstance(data, dict):
+            raise ValueError("not a JSON object")
+    except (ValueError, UnicodeDecodeError) as error:
+        raise RunDirectoryError(
+            f"{path} is damaged ({error}); retrain the run or restore the file"
+        ) from None
+    return data
 
 
 def _write_json(path: Path, data: dict) -> None:

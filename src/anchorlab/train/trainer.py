@@ -19,6 +19,11 @@ from pydantic import ConfigDict, model_validator
 from pydantic.dataclasses import dataclass as validated_dataclass
 from torch import nn
 
+
+class DeviceError(ValueError):
+    """The requested device is not available on this machine."""
+
+
 logger = logging.getLogger(__name__)
 
 
@@ -139,7 +144,7 @@ def train(
     """
     device = torch.device(config.device)
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("device 'cuda' asked for but torch sees no GPU: use --device cpu")
+        raise DeviceError("device 'cuda' asked for but torch sees no GPU: use --device cpu")
     model.to(device)
     tokens, target = tokens.to(device), target.to(device)
     moved: dict[int, torch.Tensor] = {}  # sets sharing tokens keep sharing them on the device
