@@ -23,15 +23,14 @@ from anchorlab.cli.options import (
 
 def parse_gammas(text: str) -> list[float]:
     """``0.3,0.5,0.8`` or an inclusive range ``START:STOP:STEP`` (``0.3:0.8:0.1``)."""
+    from anchorlab.config import ConfigError
+    from anchorlab.sweeps.phase_diagram import parse_axis_values
+
     try:
-        if ":" in text:
-            start, stop, step = (float(part) for part in text.split(":"))
-            if step <= 0 or stop < start:
-                raise ValueError
-            count = int(round((stop - start) / step)) + 1
-            return [round(start + i * step, 6) for i in range(count)]
-        return [float(part) for part in text.split(",") if part.strip()]
-    except ValueError:
+        return [float(value) for value in parse_axis_values(text)]
+    except ConfigError as error:
+        raise UserError(f"bad --gammas: {error}") from None
+    except (TypeError, ValueError):
         raise UserError(
             f"bad --gammas {text!r}: use a list (0.3,0.5,0.8) or START:STOP:STEP (0.3:0.8:0.1)"
         ) from None

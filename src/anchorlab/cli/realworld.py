@@ -65,6 +65,11 @@ def realworld_command(
 
     try:
         description = preset(dataset, preset_name).description
+        chosen = ", ".join(
+            f"{name} {value}" for name, value in (("sizes", sizes), ("seeds", seeds)) if value
+        )
+        if chosen:
+            description += f" (the preset's grid; this run: {chosen})"
         stdout.print(f"{dataset} ({preset_name}): {description}")
         with progress_bar("runs") as advance:
             rows = run_realworld_sweep(

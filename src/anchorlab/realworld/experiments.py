@@ -476,7 +476,7 @@ def run_realworld_sweep(
 ) -> list[dict]:
     """Run (or resume) a preset's sweep into ``out_dir`` and write its report; returns one
     row per finished run (cell values + metrics). Checks the data files before any run."""
-    from anchorlab.sweeps import run_sweep
+    from anchorlab.sweeps import SweepError, run_sweep
 
     preset_ = preset(dataset, preset_name)
     probe = run_config(preset_, preset_.settings[0], min(preset_.train_sizes), 0, data_dir)
@@ -491,9 +491,14 @@ def run_realworld_sweep(
         for cell, record in zip(result.cells, result.records, strict=True)
         if record is not None
     ]
-    for cell, message in result.failures:
-        logger.warning("run %s failed: %s", cell, message)
-    write_report(rows, preset_, Path(out_dir))
+    if rows:
+        write_report(rows, preset_, Path(out_dir))
+    if result.failures:
+        cell, message = result.failures[0]
+        raise SweepError(
+            f"{len(result.failures)} of {len(result.cells)} runs failed (first: {cell}: "
+            f"{message}); fix the cause and rerun: finished runs are kept"
+        )
     return rows
 
 
@@ -563,7 +568,7 @@ def write_report(rows: list[dict], preset_: Preset, out: Path) -> None:
     (out / "summary.json").write_text(json.dumps(record, indent=2) + "\n")
     (out / "summary.md").write_text(_markdown(preset_, summary, sentence, categories))
     plot(summary, preset_, out / "figure.png")
-    logger.info("%s: %s", preset_.dataset, sentence)
+    logger.debug("%s: %s", preset_.dataset, sentence)
 
 
 def _per_category(rows: list[dict]) -> dict:

@@ -69,8 +69,17 @@ class SweepPreset:
     lr_search: LRSearch | None = None
 
 
+MAX_AXIS_VALUES = 1000
+"""A range longer than this is refused: it is almost always a mistyped step."""
+
+
 def _steps(start: float, stop: float, step: float) -> list[float]:
     count = int(round((stop - start) / step)) + 1
+    if count > MAX_AXIS_VALUES:
+        raise ConfigError(
+            f"range {start}:{stop}:{step} has {count} values (at most {MAX_AXIS_VALUES}); "
+            "use a larger step"
+        )
     return [round(start + i * step, 6) for i in range(count)]
 
 
