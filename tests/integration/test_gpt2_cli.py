@@ -73,5 +73,5 @@ def test_init_audit_hf_without_transformers_says_how_to_install(anchorlab_cli, m
     result = anchorlab_cli("init-audit-hf", check=False)
 
     assert result.returncode == 2
-    assert "pip install 'anchorlab[hf]'" in result.stderr
+    assert "pip install 'transformers>=4.40'" in result.stderr
     assert "Traceback" not in result.stderr

@@ -35,7 +35,7 @@ def backend_option(default: str | None = "local"):
     a sweep file, then ``local``)."""
     text = (
         "Where runs execute: local, worker processes on this machine; ray, Ray tasks "
-        "(pip install 'anchorlab[ray]')."
+        "(pip install 'ray>=2.9')."
     )
     if default is None:
         text += " Default: local."

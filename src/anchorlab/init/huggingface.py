@@ -49,7 +49,8 @@ def require_transformers():
         import transformers
     except ImportError:
         raise InitRateError(
-            "this needs Hugging Face transformers: pip install 'anchorlab[hf]'"
+            "this needs Hugging Face transformers: pip install 'transformers>=4.40' "
+            "(the extra anchorlab[hf])"
         ) from None
     return transformers
 

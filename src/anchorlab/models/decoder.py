@@ -100,7 +100,8 @@ class Block(nn.Module):
 
 @validated_dataclass(frozen=True, config=ConfigDict(extra="forbid"))
 class ModelConfig:
-    """Sizes and switches of the decoder. Defaults are the study's (SPEC section 4)."""
+    """Sizes and switches of the decoder. Defaults are the study's decoder (1 head, post-LN, ReLU,
+    d_model 400, d_ff 1200, d_k = d_v 200)."""
 
     vocab_size: int = 201
     """Token ids 0..vocab_size-1, inputs and targets alike."""

@@ -417,7 +417,9 @@ class RayBackend:
         try:
             import ray
         except ImportError:
-            raise SweepError("the ray backend needs Ray: pip install 'anchorlab[ray]'") from None
+            raise SweepError(
+                "the ray backend needs Ray: pip install 'ray>=2.9' (the extra anchorlab[ray])"
+            ) from None
         self._ray = ray
         self.threads = threads or 1
         self._started_here = False

@@ -6,7 +6,8 @@ alone. Axis and setting names are those of :func:`anchorlab.config.resolve_path`
 names such as ``gamma``, ``depth``, ``seed``, ``lr`` or dotted paths such as
 ``train.weight_decay``). Every value is validated before anything trains.
 
-The learning-rate search (the study's protocol, SPEC section 6) adds a hidden ``lr_draw``
+The learning-rate search (the study's protocol: 9 rates drawn in
+[1e-4, 3e-4], best accuracy per mapping kept) adds a hidden ``lr_draw``
 axis: each cell is trained with K learning rates drawn uniformly from [low, high], and the
 report keeps the best accuracy per mapping over them. The draws depend only on the cell's
 other axis values and the search's seed, so they are the same on every rerun.
