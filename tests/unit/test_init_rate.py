@@ -68,6 +68,11 @@ def test_embedding_fan_in_rows_rule_and_overrides():
     assert model.up.weight.std().item() == pytest.approx(96**-0.8, rel=0.05)
 
 
+def test_an_override_that_matches_no_module_is_refused():
+    with pytest.raises(InitRateError, match="'nomatch\\*' matches no module"):
+        apply_init_rate(Mixed(), 0.8, overrides={"nomatch*": 0.3})
+
+
 def test_layernorm_gain_rules():
     model = Mixed()
     apply_init_rate(model, 0.5, layernorm_gain="scaled")

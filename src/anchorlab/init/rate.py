@@ -138,6 +138,16 @@ def _check_rate(rate: float, what: str = "init_rate") -> None:
         raise InitRateError(f"{what} must be a positive number (e.g. 0.5), got {rate!r}")
 
 
+def _check_overrides_match(module: nn.Module, rule: InitRule) -> None:
+    names = [name for name, _ in module.named_modules() if name]
+    for pattern in rule.overrides:
+        if not any(fnmatch.fnmatchcase(name, pattern) for name in names):
+            examples = ", ".join(names[:4])
+            raise InitRateError(
+                f"override {pattern!r} matches no module (module names look like {examples})"
+            )
+
+
 def _rate_for(module_name: str, init_rate: float, rule: InitRule) -> float:
     for pattern, rate in rule.overrides.items():
         if fnmatch.fnmatchcase(module_name, pattern):
@@ -262,14 +272,15 @@ def apply_init_rate(
       reported as ``tied`` with that rule in its note, which is also logged;
     - every tensor gets a fresh draw, so deep-copied layers stop being identical.
 
-    Refuses (``InitRateError``) a non-positive gamma and any matrix of a layer type whose
-    fan-in is unknown. Call it after any library initialization (e.g. Hugging Face's
+    Refuses (``InitRateError``) a non-positive gamma, an override pattern that matches no
+    module, and any matrix of a layer type whose fan-in is unknown. Call it after any library initialization (e.g. Hugging Face's
     ``post_init``); ``audit_init_rate`` checks the result. Returns the audit rows.
     """
     _check_rate(init_rate)
     if rule is not None and rule_fields:
         raise InitRateError("pass either rule=InitRule(...) or rule fields, not both")
     rule = rule if rule is not None else InitRule(**rule_fields)
+    _check_overrides_match(module, rule)
 
     plans = list(_plan_tensors(module, init_rate, rule))
     with torch.no_grad():
