@@ -273,8 +273,9 @@ def apply_init_rate(
     - every tensor gets a fresh draw, so deep-copied layers stop being identical.
 
     Refuses (``InitRateError``) a non-positive gamma, an override pattern that matches no
-    module, and any matrix of a layer type whose fan-in is unknown. Call it after any library initialization (e.g. Hugging Face's
-    ``post_init``); ``audit_init_rate`` checks the result. Returns the audit rows.
+    module, and any matrix of a layer type whose fan-in is unknown. Call it after any library
+    initialization (e.g. Hugging Face's ``post_init``); ``audit_init_rate`` checks the result.
+    Returns the audit rows.
     """
     _check_rate(init_rate)
     if rule is not None and rule_fields:
