@@ -471,6 +471,8 @@ def make_backend(
     """``"local"``, ``"ray"`` or ``"inline"`` (or an object following :class:`Backend`)."""
     if not isinstance(backend, str):
         return backend
+    if ray_address is not None and backend != "ray":
+        raise SweepError(f"--ray-address needs --backend ray (the backend is {backend!r})")
     if backend == "local":
         return LocalBackend(workers, threads, gpus)
     if backend == "inline":
