@@ -25,6 +25,7 @@ def test_paper_preset_follows_the_study_schedule():
     assert paper.train.betas == (0.9, 0.999) and paper.train.batch_size == 2048
     assert (paper.model.d_model, paper.model.d_ff, paper.model.d_k) == (400, 1200, 200)
     assert paper.model.norm_position == "post" and paper.model.activation == "relu"
+    assert (paper.init.layernorm_gain, paper.init.embedding_fan_in) == ("rate", "rows")
 
 
 @pytest.mark.parametrize(
